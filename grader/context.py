@@ -1,0 +1,110 @@
+"""What a check sees while it runs: seeded inputs, calls into the child, comparisons.
+
+A subject (``grader.subjects``) is a small function ``(ctx) -> None`` that builds inputs, calls
+the student's code through ``ctx.call`` and the reference directly, and records comparisons with
+``ctx.compare`` / ``ctx.require``. The engine turns the record into a ``CheckResult``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from grader.compare import compare
+from grader.results import Comparison
+from grader.runner import Session
+from grader.spec import Check, Spec
+
+
+class BadReturn(Exception):
+    """The student's function returned something of the wrong structure."""
+
+
+class Context:
+    """Inputs, student calls and comparisons of one check."""
+
+    def __init__(self, check: Check, spec: Spec, session: Session, timeout: float) -> None:
+        self.check = check
+        self.spec = spec
+        self.api = spec.api
+        self.session = session
+        self.deadline = time.monotonic() + timeout
+        # RandomState(seed) draws exactly what the notebooks' np.random.seed(seed) cells draw.
+        self.rng = np.random.RandomState(check.seed)
+        self.comparisons: list[Comparison] = []
+        self.diagnosis: str | None = None
+        self.notes: list[str] = []
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    def shape(self, name: str, default: Sequence[int]) -> tuple[int, ...]:
+        return tuple(self.check.shapes.get(name, tuple(default)))
+
+    def param(self, name: str, default: Any) -> Any:
+        return self.check.params.get(name, default)
+
+    def randn(self, name: str, default: Sequence[int], scale: float = 1.0, shift: float = 0.0) -> np.ndarray:
+        """Standard-normal array of the check's shape for ``name`` (seeded, float64)."""
+        return scale * self.rng.randn(*self.shape(name, default)) + shift
+
+    # -- the student's side ---------------------------------------------------------------------
+
+    def target(self, canonical: str) -> dict[str, str]:
+        """Protocol target of a canonical function/class, under the course's names."""
+        return {"module": self.spec.module_of(canonical), "attr": self.api.name(canonical)}
+
+    def call(self, fn: str | dict[str, Any], *args: Any, keep: Sequence[int] = (), seed: int | None = None,
+             return_args: bool = False, kwargs: dict[str, Any] | None = None) -> Any:
+        """Call a student function in the child (inputs are copied; the reference keeps its own)."""
+        target = self.target(fn) if isinstance(fn, str) else fn
+        fields: dict[str, Any] = {"fn": target, "keep": list(keep), "return_args": return_args}
+        if seed is not None:
+            fields["seed"] = seed
+        return self.request("call", (list(args), kwargs or {}), **fields)
+
+    def request(self, op: str, payload: tuple[list[Any], dict[str, Any]] | None = None, **fields: Any) -> Any:
+        """Send one protocol request; every field is encoded (arrays travel in the payload)."""
+        from grader.child.protocol import Encoder
+
+        if payload is not None:
+            fields["args"], fields["kwargs"] = payload
+        enc = Encoder()
+        encoded = {k: enc.encode(v) for k, v in fields.items()}
+        return self.session.request(op, self.deadline, enc.arrays, **encoded)
+
+    def returns(self, value: Any, names: Sequence[str], what: str) -> tuple[Any, ...]:
+        """Check that a student function returned a tuple with one value per name."""
+        if len(names) == 1 and not isinstance(value, tuple):
+            return (value,)
+        if not isinstance(value, (tuple, list)) or len(value) != len(names):
+            raise BadReturn(f"{what} returned {describe(value)}; expected a tuple ({', '.join(names)})")
+        return tuple(value)
+
+    # -- judging --------------------------------------------------------------------------------
+
+    def compare(self, name: str, actual: Any, expected: Any) -> bool:
+        """Compare with the spec's tolerance for the dtype the student returned."""
+        dtype = "float32" if getattr(actual, "dtype", None) == np.float32 else "float64"
+        tol = self.spec.tolerance(self.check, dtype)
+        result = compare(name, actual, expected, rtol=tol.rtol, atol=tol.atol)
+        self.comparisons.append(result)
+        return result.passed
+
+    def require(self, name: str, ok: bool, message: str) -> bool:
+        """Record a property check that is not an array comparison."""
+        self.comparisons.append(Comparison(name=name, passed=bool(ok), message=message))
+        return bool(ok)
+
+
+def describe(value: Any) -> str:
+    """Short description of a returned value for messages."""
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)} values"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if value is None:
+        return "None"
+    return f"a {type(value).__name__}"

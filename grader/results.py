@@ -1,0 +1,101 @@
+"""Result data model: what grading one submission produced.
+
+``SubmissionResult`` is the truth; ``results.json`` (Gradescope's format plus our own detail), the
+terminal line and any HTML are views of it (see ``grader.report``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["passed", "failed", "error", "timeout", "skipped"]
+Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Outcome of comparing one student array with its expected counterpart (see ``grader.compare``)."""
+
+    name: str
+    """Which output was compared, e.g. ``"dx"`` or ``"config.velocity"``."""
+    passed: bool
+    """Whether every element satisfied the tolerance rule (and shape/dtype/finiteness checks)."""
+    message: str
+    """One human-readable sentence: the worst element, its index, both values and the threshold."""
+    max_abs_err: float | None = None
+    """Largest absolute difference, when shapes matched."""
+    max_rel_err: float | None = None
+    """cs231n ``rel_error`` of the pair, shown because students know it; informative only."""
+    mismatched: int = 0
+    """Number of elements outside the tolerance."""
+    total: int = 0
+    """Number of elements compared."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one check of the spec on one submission."""
+
+    check_id: str
+    """The spec's check id (unique within the spec)."""
+    part: str
+    """Part (notebook) id the check belongs to."""
+    title: str
+    """Short human title shown in tables."""
+    status: Status
+    """passed / failed / error (student code raised or returned garbage) / timeout / skipped."""
+    score: float
+    """Points earned (0 or max_score unless the check gives partial credit)."""
+    max_score: float
+    """Points available."""
+    visibility: Visibility
+    """Gradescope visibility of this check."""
+    message: str
+    """What happened, for the student: the first failing comparison or the error."""
+    comparisons: tuple[Comparison, ...] = ()
+    """Every comparison made, in order."""
+    diagnosis: str | None = None
+    """Known mistake this failure looks like, when one matched within tolerance."""
+    root_cause: str | None = None
+    """Check id of a failed dependency that likely explains this failure."""
+    output: str = ""
+    """What the student's code printed during this check (truncated); never shown for hidden checks."""
+    seconds: float = 0.0
+    """Wall time of the check (a timing field: excluded from determinism comparisons)."""
+    counts: bool = True
+    """False for informative checks that carry no points."""
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    """Everything grading one submission produced."""
+
+    name: str
+    """Submission name (folder/zip name, made unique in a batch)."""
+    assignment: str
+    """Spec id the submission was graded against."""
+    detection: str
+    """How the assignment was chosen (explicit, or the detection evidence)."""
+    checks: tuple[CheckResult, ...]
+    """Check results in spec order."""
+    isolation: str
+    """Sandbox mode that ran the code: ``bwrap`` or ``process`` (isolation off)."""
+    error: str | None = None
+    """Submission-level problem (broken zip, nothing found...); checks then all score zero."""
+    notes: tuple[str, ...] = ()
+    """Other notes for the report (limits not enforced on this machine, compat shim used...)."""
+    seconds: float = 0.0
+    """Wall time of grading this submission (timing field)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Additional machine-readable detail (e.g. discovery evidence)."""
+
+    @property
+    def score(self) -> float:
+        """Total points earned."""
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        """Total points available."""
+        return sum(c.max_score for c in self.checks)

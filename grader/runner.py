@@ -1,0 +1,227 @@
+"""Host side of the check protocol: one child process per submission, restarted when needed.
+
+The child runs the student's code inside the sandbox; this module sends it requests, waits with
+a deadline, and turns every way a child can misbehave (raising, hanging, dying, printing garbage
+on the channel, returning a huge array) into an exception the check engine reports. Nothing that
+comes back is trusted beyond being plain data of bounded size.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from grader.child import protocol
+
+CHILD_PACKAGE = Path(__file__).with_name("child")
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
+GIVEN_SOURCES = {"solver": "solver.py", "gradient_check": "gradient_check.py", "data": "data.py"}
+
+
+class StudentFailure(Exception):
+    """Base of everything the student's process did wrong during one request."""
+
+
+class StudentRaised(StudentFailure):
+    """The student's code raised (or a name it should define is missing)."""
+
+    def __init__(self, error: Mapping[str, str]) -> None:
+        self.type = str(error.get("type", "Exception"))
+        self.detail = str(error.get("message", ""))
+        self.traceback = str(error.get("traceback", ""))
+        super().__init__(f"{self.type}: {self.detail}" if self.detail else self.type)
+
+
+class StudentTimeout(StudentFailure):
+    """No reply before the check's deadline; the child was killed."""
+
+
+class StudentCrashed(StudentFailure):
+    """The child died or broke the protocol (exit, signal, limit, garbage on the channel)."""
+
+
+class Launcher(Protocol):
+    """What the runner needs from a sandbox (see ``grader.sandbox.Sandbox``)."""
+
+    isolation: str
+
+    def spawn(self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stdout_path: Path) -> Any: ...
+
+    def kill_all(self) -> None: ...
+
+    def limit_hit(self) -> str | None: ...
+
+
+def stage_runtime(dest: Path) -> Path:
+    """Build the directory the child imports from: our child package and the given modules.
+
+    Only ``grader/child`` (as ``nngrader_child``) and the non-solution reference modules (as
+    ``nngrader_given``) are copied, so the reference's answers never enter the child.
+    """
+    shutil.copytree(CHILD_PACKAGE, dest / "nngrader_child", ignore=shutil.ignore_patterns("__pycache__"))
+    given = dest / "nngrader_given"
+    given.mkdir()
+    (given / "__init__.py").write_text('"""Trusted given modules (non-solution)."""\n')
+    for module, filename in GIVEN_SOURCES.items():
+        shutil.copyfile(REFERENCE_DIR / filename, given / f"{module}.py")
+    return dest
+
+
+@dataclass
+class SessionConfig:
+    """Everything needed to (re)start a submission's child."""
+
+    runtime: Path
+    workspace: Path
+    modules: Mapping[str, str]
+    compat: bool
+    output_path: Path
+    max_payload: int = 256 * 1024 * 1024
+
+
+class Session:
+    """A live conversation with one submission's child process."""
+
+    def __init__(self, config: SessionConfig, launcher: Launcher) -> None:
+        self.config = config
+        self.launcher = launcher
+        self._proc: Any = None
+        self._req_w = self._res_r = -1
+        self._next_id = 0
+        self.starts = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def _start(self, deadline: float) -> None:
+        req_r, req_w = os.pipe()
+        res_r, res_w = os.pipe()
+        argv = [sys.executable, "-I", "-B", str(self.config.runtime / "nngrader_child" / "__main__.py"), str(req_r), str(res_w)]
+        try:
+            self._proc = self.launcher.spawn(argv, pass_fds=(req_r, res_w), stdout_path=self.config.output_path)
+        finally:
+            os.close(req_r)
+            os.close(res_w)
+        self._req_w, self._res_r = req_w, res_r
+        os.set_blocking(self._req_w, False)
+        self.starts += 1
+        self._exchange("init", deadline, workspace=str(self.config.workspace),
+                       modules=dict(self.config.modules), compat=self.config.compat)
+
+    def stop(self) -> None:
+        """Kill the child (and everything it started) and close the pipes."""
+        if self._proc is not None:
+            self.launcher.kill_all()
+            try:
+                self._proc.wait(timeout=5)
+            except Exception:  # noqa: BLE001 - already killed; nothing more to do
+                pass
+        for fd in (self._req_w, self._res_r):
+            if fd >= 0:
+                os.close(fd)
+        self._proc, self._req_w, self._res_r = None, -1, -1
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def request(self, op: str, deadline: float, arrays: Mapping[str, np.ndarray] | None = None, **fields: Any) -> Any:
+        """Send one request and return the decoded reply value.
+
+        Raises:
+            StudentRaised, StudentTimeout, StudentCrashed.
+        """
+        if not self.alive:
+            self.stop()
+            self._start(deadline)
+        return self._exchange(op, deadline, arrays, **fields)
+
+    def _exchange(self, op: str, deadline: float, arrays: Mapping[str, np.ndarray] | None = None, **fields: Any) -> Any:
+        self._next_id += 1
+        header = {"op": op, "id": self._next_id, **fields}
+        try:
+            _write_all(self._req_w, protocol.pack(header, dict(arrays or {})), deadline)
+            reply, out_arrays = protocol.read_frame(self._res_r, deadline=deadline, max_payload=self.config.max_payload)
+        except protocol.ChannelTimeout:
+            self.stop()
+            raise StudentTimeout("no answer before the deadline") from None
+        except (protocol.ProtocolError, OSError) as exc:
+            why = self._death_reason(exc)
+            self.stop()
+            raise StudentCrashed(why) from None
+        if reply.get("id") != self._next_id:
+            self.stop()
+            raise StudentCrashed("the student's process wrote something else on the grader's channel")
+        if not reply.get("ok"):
+            raise StudentRaised(reply.get("error") or {})
+        try:
+            return protocol.decode(reply.get("value"), out_arrays)
+        except protocol.ProtocolError as exc:
+            self.stop()
+            raise StudentCrashed(str(exc)) from None
+
+    def _death_reason(self, exc: Exception) -> str:
+        """Explain why the channel broke: exit code, signal, or the limit that was hit."""
+        proc = self._proc
+        code = None
+        if proc is not None:
+            try:
+                code = proc.wait(timeout=2)
+            except Exception:  # noqa: BLE001 - still running: it broke the protocol instead
+                code = None
+        limit = self.launcher.limit_hit()
+        if limit:
+            return f"the student's process was stopped: {limit}"
+        if code is None:
+            return f"the student's process broke the protocol ({exc})"
+        if code < 0:
+            return f"the student's process was killed by signal {-code}"
+        return f"the student's process exited with code {code}"
+
+    def output_size(self) -> int:
+        try:
+            return self.config.output_path.stat().st_size
+        except OSError:
+            return 0
+
+    def output_since(self, offset: int, limit: int) -> str:
+        """What the child printed since ``offset`` (at most ``limit`` bytes, tail kept)."""
+        try:
+            with self.config.output_path.open("rb") as f:
+                f.seek(offset)
+                data = f.read()
+        except OSError:
+            return ""
+        if len(data) > limit:
+            data = b"[... output truncated ...]\n" + data[-limit:]
+        return data.decode("utf-8", "replace")
+
+
+def _write_all(fd: int, data: bytes, deadline: float) -> None:
+    import select
+
+    view = memoryview(data)
+    while view:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([], [fd], [], left)[1]:
+            raise protocol.ChannelTimeout("the student's process stopped reading")
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            continue
+        view = view[n:]

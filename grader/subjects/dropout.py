@@ -1,0 +1,90 @@
+"""Property checks of the dropout layer that hold whatever way the mask is drawn (variants.md §9.1).
+
+A correct inverted-dropout layer may draw its mask as ``U < keep``, ``U >= 1 - keep`` or with
+``np.random.binomial``; the exact output then differs from the reference's, so instead of values
+the check verifies: train-mode outputs are ``0`` or ``x / keep``; the fraction of zeros is within
+a binomial bound of ``1 - keep`` (checked at keep != 0.5 so a keep/drop flip is visible); the
+mean is preserved; test mode is the identity; a seeded call is reproducible; and the backward
+pass uses the forward's mask.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from grader.context import Context
+
+Z = 5.0  # binomial bound in standard deviations: a correct layer fails with probability < 1e-6
+
+
+def _course_p(ctx: Context, keep: float) -> float:
+    return keep if ctx.api.dropout_p == "keep" else 1.0 - keep
+
+
+def forward(ctx: Context) -> None:
+    """Train/test behaviour of ``dropout_forward`` at each keep probability of the check."""
+    x = ctx.randn("x", (500, 500), shift=float(ctx.param("shift", 10.0)))
+    for keep in ctx.param("keep", [0.25, 0.4, 0.7]):
+        p = _course_p(ctx, keep)
+        out, _ = ctx.returns(ctx.call("dropout_forward", x.copy(), {"mode": "train", "p": p}, keep=(1,)),
+                             ("out", "cache"), "dropout_forward")
+        if not _values(ctx, x, out, keep, f"p={p:g}"):
+            continue
+        zeros = float(np.mean(out == 0))
+        bound = Z * math.sqrt(keep * (1 - keep) / x.size)
+        ok = ctx.require(f"p={p:g} zero fraction", abs(zeros - (1 - keep)) <= bound,
+                         f"p={p:g}: {zeros:.4f} of the outputs are zero; expected {1 - keep:.4f} ± {bound:.4f} "
+                         f"({'keep' if ctx.api.dropout_p == 'keep' else 'drop'} probability semantics)")
+        if not ok and abs(zeros - keep) <= bound:
+            ctx.diagnosis = ("keep and drop probabilities are flipped: this course's p is the "
+                             f"{ctx.api.dropout_p} probability")
+        mean_bound = Z * float(np.abs(x).mean()) * math.sqrt((1 - keep) / keep / x.size) + 1e-12
+        ctx.require(f"p={p:g} mean", abs(float(out.mean()) - float(x.mean())) <= mean_bound,
+                    f"p={p:g}: train-mode mean {float(out.mean()):.6g} vs input mean {float(x.mean()):.6g}; "
+                    "inverted dropout preserves the mean")
+        test, _ = ctx.returns(ctx.call("dropout_forward", x.copy(), {"mode": "test", "p": p}, keep=(1,)),
+                              ("out", "cache"), "dropout_forward")
+        ctx.compare(f"p={p:g} test mode == x", test, x)
+    p = _course_p(ctx, 0.6)
+    first = ctx.call("dropout_forward", x.copy(), {"mode": "train", "p": p, "seed": 123}, keep=(1,))[0]
+    second = ctx.call("dropout_forward", x.copy(), {"mode": "train", "p": p, "seed": 123}, keep=(1,))[0]
+    ctx.compare("seeded calls reproducible", second, first)
+
+
+def backward(ctx: Context) -> None:
+    """``dropout_backward`` multiplies dout by the mask the forward pass used."""
+    keep = float(ctx.param("keep", 0.6))
+    p = _course_p(ctx, keep)
+    x = ctx.randn("x", (10, 10), shift=10.0)
+    dout = ctx.randn("dout", x.shape)
+    out, cache = ctx.returns(ctx.call("dropout_forward", x.copy(), {"mode": "train", "p": p, "seed": 123}, keep=(1,)),
+                             ("out", "cache"), "dropout_forward")
+    if not _values(ctx, x, out, keep, "forward"):
+        return
+    dx = ctx.call("dropout_backward", dout.copy(), cache)
+    ctx.compare("dx = dout * mask", dx, dout * (out / x))
+    out, cache = ctx.returns(ctx.call("dropout_forward", x.copy(), {"mode": "test", "p": p}, keep=(1,)),
+                             ("out", "cache"), "dropout_forward")
+    ctx.compare("test-mode dx = dout", ctx.call("dropout_backward", dout.copy(), cache), dout)
+
+
+def _values(ctx: Context, x: np.ndarray, out: object, keep: float, label: str) -> bool:
+    """Every train-mode output is 0 or x / keep."""
+    if not isinstance(out, np.ndarray) or out.shape != x.shape:
+        return ctx.require(f"{label} output", False, f"{label}: expected an array of shape {x.shape}, got "
+                           f"{getattr(out, 'shape', type(out).__name__)}")
+    ratio = out / x
+    ok = np.isclose(ratio, 0.0, atol=1e-9) | np.isclose(ratio, 1.0 / keep, rtol=1e-6)
+    if ok.all():
+        return ctx.require(f"{label} values", True, f"{label}: outputs are 0 or x/keep")
+    bad = tuple(int(i) for i in np.argwhere(~ok)[0])
+    seen = np.unique(np.round(ratio[~ok], 6))[:3]
+    return ctx.require(f"{label} values", False,
+                       f"{label}: outputs must be 0 or x/keep = x*{1 / keep:.6g}; at {bad} out/x = {ratio[bad]:.6g} "
+                       f"(other ratios seen: {', '.join(f'{r:g}' for r in seen)})")
+
+
+FORWARD = {"dropout_forward": forward}
+BACKWARD = {"dropout_backward": backward}

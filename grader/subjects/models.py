@@ -1,0 +1,203 @@
+"""Checks of ``TwoLayerNet`` / ``FullyConnectedNet`` (variants.md §1.2, §10).
+
+* ``model_init``: parameter names, shapes, dtype and initial statistics.
+* ``model_loss``: the reference's parameters are injected into the student's net; loss, every
+  gradient and the test-mode scores are compared with the reference's on the same inputs.
+  With dropout, one known set of masks (the canonical draw) replaces the dropout layer the
+  student's net calls, so any mask convention of the student's own layer is accepted. A net that
+  does not call a function named ``dropout_forward`` is judged by gradient self-consistency.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from grader.context import Context
+from grader.spec import Api
+from reference import fc_net
+
+
+def canonical_kwargs(ctx: Context) -> dict[str, Any]:
+    """Reference constructor arguments from the check's params."""
+    subject = ctx.check.subject
+    kw: dict[str, Any] = {
+        "input_dim": int(ctx.param("input_dim", 15)),
+        "num_classes": int(ctx.param("num_classes", 10)),
+        "weight_scale": float(ctx.param("weight_scale", 5e-2)),
+        "reg": float(ctx.param("reg", 0.0)),
+    }
+    if subject == "TwoLayerNet":
+        kw["hidden_dim"] = int(ctx.param("hidden_dim", 50))
+        return kw
+    kw["hidden_dims"] = list(ctx.param("hidden_dims", [20, 30]))
+    kw["dtype"] = np.dtype(ctx.param("dtype", "float64")).type
+    kw["normalization"] = ctx.param("normalization", None) or None
+    kw["dropout_keep_ratio"] = float(ctx.param("dropout_keep", 1.0))
+    kw["seed"] = ctx.param("dropout_seed", 123 if kw["dropout_keep_ratio"] != 1 else None)
+    return kw
+
+
+def course_kwargs(api: Api, subject: str, kw: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """Map canonical constructor arguments to the course's names and meanings."""
+    kw = dict(kw)
+    if subject == "TwoLayerNet":
+        hidden = kw.pop("hidden_dim")
+        return [], {**kw, api.twolayer_hidden_arg: hidden}
+    args = [kw.pop("hidden_dims")]
+    keep = kw.pop("dropout_keep_ratio")
+    if keep != 1:
+        kw[api.fc_dropout_arg] = keep if api.dropout_p == "keep" else 1.0 - keep
+    norm = kw.pop("normalization")
+    if api.fc_normalization == "use_batchnorm":
+        if norm == "batchnorm":
+            kw["use_batchnorm"] = True
+    elif norm is not None:
+        kw["normalization"] = norm
+    if kw.get("seed") is None:
+        kw.pop("seed", None)
+    kw["dtype"] = np.dtype(kw["dtype"]).name  # dtypes cannot cross; the child resolves the name
+    return args, kw
+
+
+def init(ctx: Context) -> None:
+    """Parameter names, shapes, dtype, and initial statistics (weights ~ N(0, ws²), biases 0)."""
+    kw = canonical_kwargs(ctx)
+    np.random.seed(ctx.check.seed)
+    ref = getattr(fc_net, ctx.check.subject)(**kw)
+    model = build(ctx, kw)
+    params = ctx.request("getattr", obj={"handle": model.id, "attr": "params"})
+    if not ctx.require("params", isinstance(params, dict), f"model.params is {type(params).__name__}, not a dict"):
+        return
+    missing, extra = sorted(set(ref.params) - set(params)), sorted(set(params) - set(ref.params))
+    ctx.require("parameter names", not missing and not extra,
+                f"parameter names: missing {missing or 'none'}, unexpected {extra or 'none'}")
+    ws = kw["weight_scale"]
+    for name in sorted(set(ref.params) & set(params)):
+        value, expected = params[name], ref.params[name]
+        if not ctx.require(f"{name} shape", getattr(value, "shape", None) == expected.shape,
+                           f"{name} has shape {getattr(value, 'shape', None)}, expected {expected.shape}"):
+            continue
+        if "dtype" in kw:
+            ctx.require(f"{name} dtype", value.dtype == expected.dtype, f"{name} has dtype {value.dtype}, expected {expected.dtype}")
+        if name.startswith("W"):
+            std = float(np.std(value))
+            ctx.require(f"{name} std", abs(std - ws) < ws / 10,
+                        f"std({name}) = {std:.4g}; expected about weight_scale = {ws:g} (within 10%)")
+        else:
+            fill = 1.0 if name.startswith("gamma") else 0.0
+            ctx.require(f"{name} init", bool(np.all(value == fill)), f"{name} should start as all {fill:g}")
+
+
+def build(ctx: Context, kw: dict[str, Any]) -> Any:
+    """Construct the student's model with canonical kwargs mapped to the course's."""
+    args, ckw = course_kwargs(ctx.api, ctx.check.subject, kw)
+    return ctx.request("construct", (args, ckw), fn=ctx.target(ctx.check.subject), seed=ctx.check.seed)
+
+
+def loss(ctx: Context) -> None:
+    """Loss, gradients and scores with the reference's parameters injected."""
+    kw = canonical_kwargs(ctx)
+    kw["dtype"] = np.float64
+    np.random.seed(ctx.check.seed)
+    ref = getattr(fc_net, ctx.check.subject)(**_ref_kwargs(ctx, kw))
+    n = int(ctx.param("num_inputs", 2))
+    X = ctx.rng.randn(n, kw["input_dim"])
+    y = ctx.rng.randint(kw["num_classes"], size=n)
+    if ctx.param("linspace", False):
+        _linspace_params(ref.params)
+        X = np.linspace(-5.5, 4.5, num=n * kw["input_dim"]).reshape(kw["input_dim"], n).T
+    model = build(ctx, kw)
+    for name, value in ref.params.items():
+        ctx.request("setitem", obj={"handle": model.id, "attr": "params"}, key=name, value=value.copy())
+    masks = _dropout_masks(ctx, kw, n)
+    if masks:
+        ctx.request("dropout", masks=masks)
+    method = {"handle": model.id, "attr": "loss"}
+    result = ctx.returns(ctx.call(method, X.copy(), y.copy()), ("loss", "grads"), "loss(X, y)")
+    student_loss, grads = result
+    calls = ctx.request("dropout_calls") if masks else 0
+    if masks and calls == 0:
+        _self_consistency(ctx, model, method, X, y, grads)
+        return
+    if masks:
+        ctx.require("dropout calls", calls == len(kw["hidden_dims"]),
+                    f"the net called dropout_forward {calls} times in one forward pass; expected {len(kw['hidden_dims'])}")
+    ref_loss, ref_grads = ref.loss(X.copy(), y.copy())
+    ctx.compare("loss", student_loss, ref_loss)
+    if not ctx.require("grads", isinstance(grads, dict), f"grads is {type(grads).__name__}, not a dict"):
+        return
+    for name in sorted(ref_grads):
+        ctx.compare(f"grads['{name}']", grads.get(name), ref_grads[name])
+    if ctx.param("scores", True):
+        _scores(ctx, method, X, ref, kw)
+
+
+def _scores(ctx: Context, method: dict[str, Any], X: np.ndarray, ref: Any, kw: dict[str, Any]) -> None:
+    scores = ctx.call(method, X.copy())
+    expected = ref.loss(X.copy())
+    if kw.get("normalization") == "batchnorm" and ctx.api.bn_mode_line == "either":
+        starter = _reference_twin(ctx, ref, kw, "starter")
+        for candidate in (expected, starter.loss(X.copy())):
+            if _close(ctx, scores, candidate):
+                expected = candidate
+                break
+    ctx.compare("scores = loss(X)", scores, expected)
+
+
+def _close(ctx: Context, actual: Any, expected: np.ndarray) -> bool:
+    from grader.compare import compare
+
+    tol = ctx.spec.tolerance(ctx.check)
+    return compare("scores", actual, expected, rtol=tol.rtol, atol=tol.atol).passed
+
+
+def _reference_twin(ctx: Context, ref: Any, kw: dict[str, Any], line: str) -> Any:
+    twin = fc_net.FullyConnectedNet(**{**_ref_kwargs(ctx, kw), "bn_mode_line": line})
+    twin.params = {k: v.copy() for k, v in ref.params.items()}
+    return twin
+
+
+def _ref_kwargs(ctx: Context, kw: dict[str, Any]) -> dict[str, Any]:
+    if ctx.check.subject == "FullyConnectedNet" and kw.get("normalization") == "batchnorm":
+        line = ctx.api.bn_mode_line
+        return {**kw, "bn_mode_line": "fixed" if line == "either" else line}
+    return kw
+
+
+def _linspace_params(params: dict[str, np.ndarray]) -> None:
+    """The notebooks' deterministic parameter fixture (variants.md §6.4 item 5, §10.1)."""
+    ranges = {"W1": (-0.7, 0.3), "b1": (-0.1, 0.9), "W2": (-0.3, 0.4), "b2": (-0.9, 0.1),
+              "W3": (-0.3, 0.4), "b3": (-0.9, 0.1)}
+    for name, (lo, hi) in ranges.items():
+        if name in params:
+            params[name] = np.linspace(lo, hi, num=params[name].size).reshape(params[name].shape)
+
+
+def _dropout_masks(ctx: Context, kw: dict[str, Any], n: int) -> list[np.ndarray]:
+    """The masks the reference draws (seeded dropout: U < keep, scaled by 1/keep)."""
+    keep = kw.get("dropout_keep_ratio", 1.0)
+    if keep == 1:
+        return []
+    masks = []
+    for h in kw["hidden_dims"]:
+        u = np.random.RandomState(kw["seed"]).rand(n, h)
+        masks.append((u < keep) / keep)
+    return masks
+
+
+def _self_consistency(ctx: Context, model: Any, method: dict[str, Any], X: np.ndarray, y: np.ndarray, grads: Any) -> None:
+    """Fallback when masks cannot be injected: gradients vs the net's own (seeded) loss."""
+    ctx.notes.append("the net does not call a function named dropout_forward, so its masks could not be "
+                     "injected; judged by gradient self-consistency instead")
+    if not ctx.require("grads", isinstance(grads, dict), f"grads is {type(grads).__name__}, not a dict"):
+        return
+    for name in sorted(grads):
+        numeric = ctx.request("numgrad", ([X, y], {}), fn=method, output=0,
+                              wrt={"obj": {"handle": model.id, "attr": "params"}, "key": name})
+        ctx.compare(f"grads['{name}'] vs numeric", grads[name], numeric)
+
+
+INIT = {"TwoLayerNet": init, "FullyConnectedNet": init}
+LOSS = {"TwoLayerNet": loss, "FullyConnectedNet": loss}

@@ -58,12 +58,17 @@ class Context:
 
     def call(self, fn: str | dict[str, Any], *args: Any, keep: Sequence[int] = (), seed: int | None = None,
              return_args: bool = False, kwargs: dict[str, Any] | None = None) -> Any:
-        """Call a student function in the child (inputs are copied; the reference keeps its own)."""
+        """Call a student function in the child; returns its result.
+
+        With ``return_args`` the reply is ``{"value", "args", "kwargs"}``: the arguments as the
+        function left them (batchnorm writes running statistics into ``bn_param``).
+        """
         target = self.target(fn) if isinstance(fn, str) else fn
         fields: dict[str, Any] = {"fn": target, "keep": list(keep), "return_args": return_args}
         if seed is not None:
             fields["seed"] = seed
-        return self.request("call", (list(args), kwargs or {}), **fields)
+        reply = self.request("call", (list(args), kwargs or {}), **fields)
+        return reply if return_args else reply["value"]
 
     def request(self, op: str, payload: tuple[list[Any], dict[str, Any]] | None = None, **fields: Any) -> Any:
         """Send one protocol request; every field is encoded (arrays travel in the payload)."""

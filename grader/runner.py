@@ -103,7 +103,9 @@ class Session:
     def _start(self, deadline: float) -> None:
         req_r, req_w = os.pipe()
         res_r, res_w = os.pipe()
-        argv = [sys.executable, "-I", "-B", str(self.config.runtime / "nngrader_child" / "__main__.py"), str(req_r), str(res_w)]
+        # Not -I: after the sandbox drops to another uid, Python can only find its prefix through
+        # PYTHONHOME, which the sandbox sets in an otherwise clean environment. -s: no user site.
+        argv = [sys.executable, "-s", "-B", str(self.config.runtime / "nngrader_child" / "__main__.py"), str(req_r), str(res_w)]
         try:
             self._proc = self.launcher.spawn(argv, pass_fds=(req_r, res_w), stdout_path=self.config.output_path)
         finally:

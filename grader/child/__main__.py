@@ -1,11 +1,13 @@
-"""Entry point of the child: ``python -I -B <runtime>/nngrader_child/__main__.py FD_IN FD_OUT``."""
+"""Entry point of the child: ``python -s -B <runtime>/nngrader_child/__main__.py FD_IN FD_OUT``."""
 
 import os
 import sys
 
-# -I leaves the script's own directory off sys.path; put the runtime root (which holds only
-# nngrader_child and nngrader_given) first, and nothing else of ours.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Replace the script's own directory on sys.path by the runtime root, which holds only
+# nngrader_child and nngrader_given: nothing else of ours is importable from the child.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
+sys.path.insert(0, os.path.dirname(HERE))
 
 from nngrader_child.harness import main  # noqa: E402
 

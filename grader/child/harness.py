@@ -255,13 +255,11 @@ def serve(fd_in: int, fd_out: int) -> None:
             header, arrays = protocol.read_frame(fd_in)
         except protocol.ChannelClosed:
             return
+        reply: dict[str, Any] = {"id": header.get("id")}
+        encoder = protocol.Encoder(keep=lambda obj: obj.hid if isinstance(obj, Kept) else harness.keep(obj))
+        req: dict[str, Any] = {"id": header.get("id")}
         try:
             req = {k: protocol.decode(v, arrays, harness.resolve_handle) for k, v in header.items()}
-        except protocol.ProtocolError:
-            req = {"id": header.get("id"), "op": "?"}
-        reply: dict[str, Any] = {"id": req.get("id")}
-        encoder = protocol.Encoder(keep=lambda obj: obj.hid if isinstance(obj, Kept) else harness.keep(obj))
-        try:
             op = ops.get(str(req.get("op")))
             if op is None:
                 raise protocol.ProtocolError(f"unknown op {req.get('op')!r}")

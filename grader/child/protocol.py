@@ -115,7 +115,9 @@ def decode(value: Any, arrays: dict[str, np.ndarray], handle: Any = None) -> Any
         return {str(k): decode(v, arrays, handle) for k, v in value["$d"]}
     if "$h" in value:
         return handle(value["$h"], value.get("type", "")) if handle else Handle(value["$h"], value.get("type", ""))
-    raise ProtocolError(f"unknown tagged value with keys {sorted(value)}")
+    if any(str(k).startswith("$") for k in value):
+        raise ProtocolError(f"unknown tagged value with keys {sorted(value)}")
+    return {k: decode(v, arrays, handle) for k, v in value.items()}  # a plain JSON object
 
 
 class Handle:

@@ -1,0 +1,50 @@
+"""Shared fixtures for grader tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+class PlainLauncher:
+    """Starts the child as a plain process in its own process group (no sandbox).
+
+    Tests of the protocol and the runner use it so that they do not depend on bubblewrap;
+    the sandbox has its own tests.
+    """
+
+    isolation = "process"
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stdout_path: Path) -> Any:
+        with open(stdout_path, "ab") as out:
+            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    pass_fds=tuple(pass_fds), start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def kill_all(self) -> None:
+        for proc in self.procs:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+    def limit_hit(self) -> str | None:
+        return None
+
+
+@pytest.fixture
+def plain_launcher() -> PlainLauncher:
+    launcher = PlainLauncher()
+    yield launcher
+    launcher.kill_all()

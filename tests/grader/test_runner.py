@@ -1,0 +1,135 @@
+"""The runner and the child harness, end to end over real pipes with a toy student module."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.child.protocol import Handle
+from grader.runner import Session, SessionConfig, StudentCrashed, StudentRaised, StudentTimeout, stage_runtime
+
+TOY = '''
+import numpy as np
+def double(x):
+    return 2 * x, {"note": "cache"}
+def back(dout, cache):
+    return dout * 3, cache["note"]
+def boom(x):
+    raise ValueError("bad input " + str(x.shape))
+def spin():
+    while True:
+        pass
+def leave():
+    import os
+    os._exit(0)
+def objects():
+    return np.array([object()], dtype=object)
+def noisy():
+    print("hello from the student")
+    return 1.5
+class Model:
+    def __init__(self, n, dtype=np.float32):
+        self.params = {"W": np.random.randn(n, n).astype(dtype)}
+    def loss(self, X):
+        return float(np.sum(X @ self.params["W"]))
+'''
+
+
+@pytest.fixture
+def session(tmp_path: Path, plain_launcher) -> Session:
+    ws = tmp_path / "ws"
+    (ws / "pkg").mkdir(parents=True)
+    (ws / "pkg" / "__init__.py").write_text("")
+    (ws / "pkg" / "toy.py").write_text(textwrap.dedent(TOY))
+    runtime = stage_runtime(tmp_path / "runtime")
+    config = SessionConfig(runtime=runtime, workspace=ws, modules={"toy": "pkg.toy"}, compat=False,
+                           output_path=tmp_path / "out.txt")
+    with Session(config, plain_launcher) as s:
+        yield s
+
+
+def deadline(seconds: float = 20.0) -> float:
+    return time.monotonic() + seconds
+
+
+def call(session: Session, attr: str, *args, **fields):
+    from grader.child.protocol import Encoder
+
+    enc = Encoder()
+    encoded = {k: enc.encode(v) for k, v in {"fn": {"module": "toy", "attr": attr}, "args": list(args),
+                                              "kwargs": {}, **fields}.items()}
+    return session.request("call", fields.pop("deadline", deadline()), enc.arrays, **encoded)
+
+
+def test_arrays_round_trip_and_caches_stay_in_the_child(session: Session) -> None:
+    x = np.arange(6.0).reshape(2, 3)
+    out, cache = call(session, "double", x, keep=[1])
+    np.testing.assert_array_equal(out, 2 * x)
+    assert isinstance(cache, Handle)
+    dx, note = call(session, "back", x, cache)
+    np.testing.assert_array_equal(dx, 3 * x)
+    assert note == "cache"
+
+
+def test_a_raising_function_reports_type_message_and_keeps_the_child(session: Session) -> None:
+    with pytest.raises(StudentRaised, match=r"ValueError: bad input \(2, 3\)") as info:
+        call(session, "boom", np.zeros((2, 3)))
+    assert "toy.py" in info.value.traceback
+    assert call(session, "noisy") == 1.5
+    assert session.starts == 1
+
+
+def test_a_hanging_function_times_out_and_the_next_request_restarts_the_child(session: Session) -> None:
+    with pytest.raises(StudentTimeout):
+        call(session, "spin", deadline=deadline(1.0))
+    assert call(session, "noisy") == 1.5
+    assert session.starts == 2
+
+
+def test_exiting_inside_a_function_is_a_crash_not_a_hang(session: Session) -> None:
+    with pytest.raises(StudentCrashed, match="exited with code 0"):
+        call(session, "leave")
+    assert call(session, "noisy") == 1.5
+
+
+def test_object_arrays_never_cross(session: Session) -> None:
+    with pytest.raises(StudentRaised, match="dtype object"):
+        call(session, "objects")
+
+
+def test_printed_output_is_captured_off_the_channel(session: Session) -> None:
+    offset = session.output_size()
+    assert call(session, "noisy") == 1.5
+    assert "hello from the student" in session.output_since(offset, 1000)
+
+
+def test_construct_setitem_and_numgrad(session: Session) -> None:
+    from grader.child.protocol import Encoder
+
+    enc = Encoder()
+    fields = {"fn": {"module": "toy", "attr": "Model"}, "args": [3], "kwargs": {"dtype": "float64"}, "seed": 0}
+    model = session.request("construct", deadline(), enc.arrays, **{k: enc.encode(v) for k, v in fields.items()})
+    assert isinstance(model, Handle)
+    w = np.eye(3)
+    enc = Encoder()
+    session.request("setitem", deadline(), enc.arrays, obj=enc.encode({"handle": model.id, "attr": "params"}),
+                    key="W", value=enc.encode(w))
+    x = np.arange(6.0).reshape(2, 3)
+    enc = Encoder()
+    grad = session.request("numgrad", deadline(), enc.arrays,
+                           **{k: enc.encode(v) for k, v in {
+                               "fn": {"handle": model.id, "attr": "loss"}, "args": [x], "kwargs": {},
+                               "output": None, "wrt": {"obj": {"handle": model.id, "attr": "params"}, "key": "W"}}.items()})
+    # d/dW sum(X @ W) = X^T @ ones
+    np.testing.assert_allclose(grad, x.T @ np.ones((2, 3)), atol=1e-6)
+
+
+def test_the_child_runtime_holds_no_solution_module(tmp_path: Path) -> None:
+    runtime = stage_runtime(tmp_path / "rt")
+    names = {p.name for p in runtime.rglob("*.py")}
+    assert not names & {"layers.py", "layer_utils.py", "optim.py", "fc_net.py"}
+    assert {"solver.py", "gradient_check.py", "data.py", "harness.py", "protocol.py"} <= names

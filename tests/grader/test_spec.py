@@ -1,0 +1,85 @@
+"""Spec loading and validation: every bundled spec is valid, and errors name file, key and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assignments import spec_dir
+from grader.cli import main
+from grader.errors import SpecError
+from grader.spec import load_spec
+
+BUNDLED = sorted(spec_dir().glob("*.toml"))
+VALID = (spec_dir() / "cs231n-2021.toml").read_text()
+
+
+def test_there_are_bundled_specs() -> None:
+    assert {p.stem for p in BUNDLED} >= {"cs231n-2021", "ucla-c147-2022", "cs182-sp25"}
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_bundled_spec_is_valid(path: Path) -> None:
+    spec = load_spec(path)
+    assert spec.id == path.stem
+    assert spec.active_checks()
+    assert all(c.part in {p.id for p in spec.parts} for c in spec.checks)
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "course.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "problem"),
+    [
+        ("schema_version = 1", "schema_version = 99", "schema_version", "not supported"),
+        ('dropout_p = "keep"', 'dropout_p = "maybe"', "api.dropout_p", "not one of"),
+        ('kind = "value"', 'kind = "magic"', "checks[0].kind", "not one of"),
+        ('subject = "affine_forward"', 'subject = "conv_forward"', "checks[0].subject", "cannot test"),
+        ('part = "fc"', 'part = "nope"', "checks[0].part", "unknown part"),
+        ("points = 2", "points = -2", "checks[0].points", "must not be negative"),
+        ('"cs231n/solver.py" = "solver"', '"cs231n/solver.py" = "layers"', "layout.given.cs231n/solver.py", "not one of"),
+        ("bn_mode_line", "bn_mode_lines", "api.bn_mode_lines", "unknown key"),
+        ('shapes = { x = [2, 4, 5, 6]', 'shapes = { x = [2, -4, 5, 6]', "checks[0].shapes.x", "positive integers"),
+    ],
+)
+def test_errors_name_file_key_and_problem(tmp_path: Path, old: str, new: str, key: str, problem: str) -> None:
+    assert old in VALID
+    path = _write(tmp_path, VALID.replace(old, new, 1))
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert info.value.key == key
+    assert problem in info.value.problem
+    assert str(path) in str(info.value)
+
+
+def test_duplicate_ids_and_dangling_dependencies_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="duplicate check id 'affine_forward'"):
+        load_spec(_write(tmp_path, VALID.replace('id = "affine_backward"', 'id = "affine_forward"', 1)))
+    with pytest.raises(SpecError, match="unknown check 'relu_forwardd'"):
+        load_spec(_write(tmp_path, VALID.replace('depends = ["relu_forward"]', 'depends = ["relu_forwardd"]', 1)))
+
+
+def test_invalid_toml_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="not valid TOML"):
+        load_spec(_write(tmp_path, "schema_version = \n"))
+
+
+def test_offering_overrides_api() -> None:
+    spec = load_spec(spec_dir() / "cs231n-2021.toml")
+    spec2025 = spec.for_offering("2025")
+    assert {"sgd_momentum", "rmsprop", "adam"} <= set(spec2025.api.not_student_work)
+    assert len(spec2025.active_checks()) < len(spec.active_checks())
+    assert all(c.subject not in ("adam", "rmsprop", "sgd_momentum") for c in spec2025.active_checks())
+
+
+def test_cli_spec_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spec", "validate", str(BUNDLED[0])]) == 0
+    assert "ok" in capsys.readouterr().out
+    bad = _write(tmp_path, VALID.replace('kind = "value"', 'kind = "magic"', 1))
+    assert main(["spec", "validate", str(bad)]) == 3
+    assert "checks[0].kind" in capsys.readouterr().err

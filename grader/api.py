@@ -76,7 +76,7 @@ def grade_submission(submission: intake.Submission, *, spec: Spec | None = None,
                                output_path=workdir / "output.txt")
         with Session(config, box) as session:
             checks = run_checks(spec, session, missing=found_files.missing, timeout=limits.check_seconds,
-                                output_bytes=limits.output_bytes)
+                                output_bytes=limits.output_bytes, budget=limits.submission_seconds)
         notes = tuple(box.limit_notes)
     if isolation != "bwrap":
         notes = ("isolation was OFF (--sandbox process): student code ran without namespaces", *notes)

@@ -2,7 +2,7 @@
 
 Each spec's ``[detect]`` table lists the package directories the course uses (``packages``) and
 source patterns that its files contain (``patterns``: logical module -> list of substrings, e.g.
-the FullyConnectedNet signature's ``dropout_keep_ratio``). A spec scores one point per package
+the FullyConnectedNet signature's ``dropout_keep_ratio``) or must not contain (``absent``). A spec scores one point per package
 present, one per student module found at its canonical path, and one per pattern found.
 The best score wins only when it is unique and every required pattern matched; otherwise the
 submission is reported as ambiguous or unrecognised, with the evidence.
@@ -39,15 +39,21 @@ def _score(root: Path, spec: Spec) -> tuple[int, list[str], bool]:
             score += 1
     all_matched = True
     for logical, patterns in spec.detect.get("patterns", {}).items():
-        path = found.found.get(logical)
-        text = path.read_text(encoding="utf-8", errors="replace") if path else ""
+        text = _source(found.found.get(logical))
         for pattern in patterns:
             if pattern in text:
                 score += 1
                 evidence.append(f"{logical} mentions {pattern!r}")
             else:
                 all_matched = False
+    for logical, patterns in spec.detect.get("absent", {}).items():
+        text = _source(found.found.get(logical))
+        all_matched = all_matched and not any(pattern in text for pattern in patterns)
     return score, evidence, all_matched
+
+
+def _source(path: Path | None) -> str:
+    return path.read_text(encoding="utf-8", errors="replace") if path else ""
 
 
 def detect(root: Path, specs: Iterable[Spec]) -> Detection:

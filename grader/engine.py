@@ -33,10 +33,22 @@ def modules_needed(spec: Spec, check: Check) -> list[str]:
 
 
 def run_checks(spec: Spec, session: Session, *, missing: Sequence[str] = (), timeout: float = 60.0,
-               output_bytes: int = 64 * 1024) -> tuple[CheckResult, ...]:
-    """Run every active check of ``spec`` in order and return the scored results."""
+               output_bytes: int = 64 * 1024, budget: float = float("inf")) -> tuple[CheckResult, ...]:
+    """Run every active check of ``spec`` in order and return the scored results.
+
+    Args:
+        timeout: wall-time limit of one check, in seconds.
+        budget: wall-time limit of the whole submission; checks that would start after it is
+            spent are not run and say so.
+    """
     broken: dict[str, str] = {m: f"{spec.student_modules[m]} was not found in the submission" for m in missing}
-    raw = [_run_one(check, spec, session, broken, timeout, output_bytes) for check in spec.active_checks()]
+    end = time.monotonic() + budget
+    raw = []
+    for check in spec.active_checks():
+        left = end - time.monotonic()
+        if left <= 0:
+            broken = {m: f"not run: the submission's time limit ({budget:g} s) was used up" for m in spec.student_modules}
+        raw.append(_run_one(check, spec, session, broken, max(min(timeout, left), 0.001), output_bytes))
     return score_checks(raw, spec.active_checks())
 
 
@@ -57,6 +69,10 @@ def _run_one(check: Check, spec: Spec, session: Session, broken: dict[str, str],
                 raise _Blocked(broken[module]) from None
             except StudentCrashed as exc:
                 broken[module] = f"importing {spec.student_modules[module]} stopped the process: {exc}"
+                raise _Blocked(broken[module]) from None
+            except StudentTimeout:
+                # Importing again would hang again: every later check needing it fails at once.
+                broken[module] = f"importing {spec.student_modules[module]} did not finish within {timeout:g} s"
                 raise _Blocked(broken[module]) from None
         session.request("reset", ctx.deadline, seed=check.seed)
         SUBJECTS[check.kind][check.subject](ctx)

@@ -224,10 +224,19 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
         o = offerings_table.table(name)
         _parse_api(o)  # validates the override keys and values
         offerings[name] = dict(o.raw)
+    detect = r.table("detect", required=False)
+    detect.only("packages", "patterns", "absent")
+    detect.str_list("packages", [])
+    for key in ("patterns", "absent"):
+        table = detect.table(key, required=False)
+        for logical in table.keys():
+            if logical not in student:
+                raise SpecError(path, table.key(logical), "is not a module declared in layout.student")
+            table.str_list(logical, [])
     return Spec(
         id=r.str("id"), title=r.str("title"), path=path, student_modules=student, given_modules=given,
         api=api, tolerances=tolerances, parts=parts, checks=checks, final_accuracy=final_accuracy,
-        offerings=offerings, detect=dict(r.table("detect", required=False).raw),
+        offerings=offerings, detect=dict(detect.raw),
     )
 
 

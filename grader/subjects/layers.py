@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from grader import mistakes
 from grader.context import Context
 from reference import layers as L
 
@@ -94,14 +95,21 @@ def value_forward(ctx: Context) -> None:
             L.batchnorm_forward(xs, args[1], args[2], ref_param)
         args[3] = {**train_param, "mode": "test"}
         ref_args[3] = {**ref_param, "mode": "test"}
+    before = _copy(ref_args)
     reply = ctx.call(layer.forward, *args, keep=(1,), return_args=True)
     (out, _cache) = ctx.returns(reply["value"], ("out", "cache"), layer.forward)
     ref_out, _ = getattr(L, layer.forward)(*ref_args)
     ctx.compare("out", out, ref_out)
+    student = {"out": out}
     if layer.forward == "batchnorm_forward" and ref_args[3]["mode"] == "train":
         student_param = reply["args"][3]
         for key in ("running_mean", "running_var"):
+            student[f"bn_param['{key}']"] = student_param.get(key)
             ctx.compare(f"bn_param['{key}']", student_param.get(key), ref_args[3][key])
+    if layer.forward == "batchnorm_forward":
+        ctx.diagnose(student, mistakes.batchnorm_forward(*before))
+    elif layer.forward == "layernorm_forward":
+        ctx.diagnose(student, mistakes.layernorm_forward(*before[:3]))
 
 
 def value_backward(ctx: Context) -> None:
@@ -114,8 +122,12 @@ def value_backward(ctx: Context) -> None:
     out, cache = ctx.returns(ctx.call(layer.forward, *args, keep=(1,)), ("out", "cache"), layer.forward)
     grads = ctx.returns(ctx.call(layer.backward, dout, cache), layer.grads, layer.backward)
     expected = getattr(L, layer.backward)(dout, ref_cache)
-    for name, actual, expected in zip(layer.grads, grads, expected if len(layer.grads) > 1 else (expected,)):
-        ctx.compare(name, actual, expected)
+    for name, actual, want in zip(layer.grads, grads, expected if len(layer.grads) > 1 else (expected,)):
+        ctx.compare(name, actual, want)
+        if name in ("dgamma", "dbeta") and getattr(actual, "shape", None) == (args[0].shape[0],):
+            ctx.diagnosis = f"{name} is summed over the wrong axis: sum over the batch (axis 0)"
+    if layer.forward == "batchnorm_forward":
+        ctx.diagnose(dict(zip(layer.grads, grads)), mistakes.batchnorm_backward(*args[:3], dout))
 
 
 def gradient(ctx: Context) -> None:
@@ -139,6 +151,13 @@ def value_loss(ctx: Context) -> None:
     ref_loss, ref_dx = getattr(L, ctx.check.subject)(x.copy(), y.copy())
     ctx.compare("loss", loss, ref_loss)
     ctx.compare("dx", dx, ref_dx)
+    if ctx.check.subject == "softmax_loss":
+        # Advisory only: without the max shift, softmax overflows on large scores.
+        big, _ = ctx.returns(ctx.call("softmax_loss", 1e3 * x / max(float(np.abs(x).max()), 1e-12), y),
+                             ("loss", "dx"), "softmax_loss")
+        if not np.isfinite(np.asarray(big, dtype=float)).all():
+            ctx.notes.append("advisory, no points lost: softmax_loss returns a non-finite loss for scores "
+                             "around 1000; subtract each row's maximum before exponentiating")
 
 
 def gradient_loss(ctx: Context) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from grader import mistakes
 from grader.context import Context
 from grader.spec import Api
 from reference import fc_net
@@ -99,7 +100,8 @@ def build(ctx: Context, kw: dict[str, Any]) -> Any:
 def loss(ctx: Context) -> None:
     """Loss, gradients and scores with the reference's parameters injected."""
     kw = canonical_kwargs(ctx)
-    kw["dtype"] = np.float64
+    if "dtype" in kw:
+        kw["dtype"] = np.float64  # losses and gradients are compared in float64
     np.random.seed(ctx.check.seed)
     ref = getattr(fc_net, ctx.check.subject)(**_ref_kwargs(ctx, kw))
     n = int(ctx.param("num_inputs", 2))
@@ -121,15 +123,23 @@ def loss(ctx: Context) -> None:
     if masks and calls == 0:
         _self_consistency(ctx, model, method, X, y, grads)
         return
-    if masks:
-        ctx.require("dropout calls", calls == len(kw["hidden_dims"]),
-                    f"the net called dropout_forward {calls} times in one forward pass; expected {len(kw['hidden_dims'])}")
+    if masks and not ctx.require("dropout calls", calls == len(kw["hidden_dims"]),
+                                 f"the net called dropout_forward {calls} times in one forward pass; "
+                                 f"expected {len(kw['hidden_dims'])}"):
+        if calls > len(kw["hidden_dims"]):
+            ctx.diagnosis = "dropout is also applied after the last affine layer (only hidden layers use it)"
     ref_loss, ref_grads = ref.loss(X.copy(), y.copy())
     ctx.compare("loss", student_loss, ref_loss)
     if not ctx.require("grads", isinstance(grads, dict), f"grads is {type(grads).__name__}, not a dict"):
         return
+    student = {"loss": student_loss}
     for name in sorted(ref_grads):
+        student[f"grads['{name}']"] = grads.get(name)
         ctx.compare(f"grads['{name}']", grads.get(name), ref_grads[name])
+    candidates = mistakes.net_regularization(ref.params, kw["reg"], ref_loss, ref_grads)
+    if kw.get("normalization") == "batchnorm" and not masks:
+        candidates += mistakes.net_batchnorm_order(ref.params, X, y, len(kw["hidden_dims"]) + 1)
+    ctx.diagnose(student, candidates)
     if ctx.param("scores", True):
         _scores(ctx, method, X, ref, kw)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from grader import mistakes
 from grader.context import Context
 from reference import optim
 
@@ -69,9 +70,14 @@ def value(ctx: Context) -> None:
     if not isinstance(returned, dict):
         ctx.require("config", False, f"{rule} returned config as {type(returned).__name__}; expected the config dict")
         return
+    student = {"next_w": next_w}
     for key in STATE[rule]:
         course_key = keys.get(key, key)
+        student[f"config['{key}']"] = returned.get(course_key)
         ctx.compare(f"config['{course_key}']", returned.get(course_key), np.asarray(ref_config[key], dtype=float))
+    variants = getattr(mistakes, rule, None)
+    if variants is not None:
+        ctx.diagnose(student, variants(w, dw, config))
 
 
 VALUE = {rule: value for rule in STATE}

@@ -110,6 +110,12 @@ def loss(ctx: Context) -> None:
     if ctx.param("linspace", False):
         _linspace_params(ref.params)
         X = np.linspace(-5.5, 4.5, num=n * kw["input_dim"]).reshape(kw["input_dim"], n).T
+    else:
+        # Non-trivial biases, gammas and betas, so that mistakes involving them are visible.
+        for name, value in ref.params.items():
+            if not name.startswith("W"):
+                base = 1.0 if name.startswith("gamma") else 0.0
+                ref.params[name] = base + 0.1 * ctx.rng.randn(*value.shape)
     model = build(ctx, kw)
     for name, value in ref.params.items():
         ctx.request("setitem", obj={"handle": model.id, "attr": "params"}, key=name, value=value.copy())

@@ -102,16 +102,18 @@ def loss(ctx: Context) -> None:
     kw = canonical_kwargs(ctx)
     if "dtype" in kw:
         kw["dtype"] = np.float64  # losses and gradients are compared in float64
+    # Replays the notebooks' cells: np.random.seed(seed); X = randn(N, D); y = randint(C, N); then
+    # the model draws its weights from the same stream (variants.md §2.4, seed-231 cells).
     np.random.seed(ctx.check.seed)
-    ref = getattr(fc_net, ctx.check.subject)(**_ref_kwargs(ctx, kw))
     n = int(ctx.param("num_inputs", 2))
-    X = ctx.rng.randn(n, kw["input_dim"])
-    y = ctx.rng.randint(kw["num_classes"], size=n)
+    X = np.random.randn(n, kw["input_dim"])
+    y = np.random.randint(kw["num_classes"], size=n)
+    ref = getattr(fc_net, ctx.check.subject)(**_ref_kwargs(ctx, kw))
     if ctx.param("linspace", False):
         _linspace_params(ref.params)
         X = np.linspace(-5.5, 4.5, num=n * kw["input_dim"]).reshape(kw["input_dim"], n).T
-    else:
-        # Non-trivial biases, gammas and betas, so that mistakes involving them are visible.
+    elif ctx.param("perturb", kw["reg"] != 0):
+        # Non-trivial biases, gammas and betas, so that regularizing them is visible.
         for name, value in ref.params.items():
             if not name.startswith("W"):
                 base = 1.0 if name.startswith("gamma") else 0.0

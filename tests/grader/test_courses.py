@@ -221,3 +221,32 @@ def test_bn_mode_line(course: str, line: str, passes: bool, tmp_path: Path) -> N
     checks = by_id(grade(sub, spec, tmp_path))
     target = "fc_bn_forward_output" if course == "cs182-sp25" else "fc_batchnorm_loss"
     assert (checks[target].status == "passed") is passes, checks[target].message
+
+
+def test_old_style_code_passes_under_the_compatibility_shim(tmp_path: Path) -> None:
+    """Python 3 code written for old numpy and the old starters (variants.md §11) still imports."""
+    _skip_without("cs231n-2021")
+    spec = api.get_spec("cs231n-2021")
+    assert spec.api.compat
+    sub = tmp_path / "sub"
+    shutil.copytree(COURSES["cs231n-2021"], sub)
+    layers = sub / spec.student_modules["layers"]
+    layers.write_text(layers.read_text() + """
+
+from past.builtins import xrange
+from future import standard_library
+standard_library.install_aliases()
+import numpy as np
+
+_compat_relu_forward = relu_forward
+def relu_forward(x):
+    out, cache = _compat_relu_forward(x.astype(np.float))
+    for _ in xrange(1):
+        out = out * np.int(1)
+    return out, cache
+""")
+    utils = sub / spec.student_modules["layer_utils"]
+    # The 2019 starter and daseCV import torch at module level (fast_layers); it is never used.
+    utils.write_text(utils.read_text() + "\nimport torch\n")
+    result = grade(sub, spec, tmp_path)
+    assert [(c.check_id, c.message) for c in result.checks if c.status != "passed"] == []

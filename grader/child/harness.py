@@ -56,6 +56,7 @@ class Harness:
         self.handles: dict[str, Any] = {}
         self.dropout_calls = 0
         self._next_handle = 0
+        self._patched: list[tuple[Any, str, Any]] = []
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -108,6 +109,9 @@ class Harness:
     def op_reset(self, req: dict[str, Any]) -> Any:
         self.handles.clear()
         self.dropout_calls = 0
+        for module, name, original in reversed(self._patched):  # undo op_dropout
+            setattr(module, name, original)
+        self._patched.clear()
         np.random.seed(req.get("seed", 0))
         return None
 
@@ -211,6 +215,7 @@ class Harness:
             mod = sys.modules.get(dotted)
             for name, fn in (("dropout_forward", dropout_forward), ("dropout_backward", dropout_backward)):
                 if mod is not None and callable(getattr(mod, name, None)):
+                    self._patched.append((mod, name, getattr(mod, name)))
                     setattr(mod, name, fn)
                     patched += 1
         self.dropout_calls = 0
@@ -238,10 +243,14 @@ class Harness:
 
 def _describe(exc: BaseException) -> dict[str, str]:
     """Summarise a student exception: type, message, and the traceback (truncated)."""
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - a student's exception may not even print
+        text, message = "", "<exception could not be printed>"
     if len(text) > MAX_TRACEBACK_CHARS:
         text = "...\n" + text[-MAX_TRACEBACK_CHARS:]
-    return {"type": type(exc).__name__, "message": str(exc)[:1000], "traceback": text}
+    return {"type": type(exc).__name__, "message": message[:1000], "traceback": text}
 
 
 def serve(fd_in: int, fd_out: int) -> None:

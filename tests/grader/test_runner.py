@@ -59,10 +59,11 @@ def deadline(seconds: float = 20.0) -> float:
 def call(session: Session, attr: str, *args, **fields):
     from grader.child.protocol import Encoder
 
+    when = fields.pop("deadline", None) or deadline()
     enc = Encoder()
     encoded = {k: enc.encode(v) for k, v in {"fn": {"module": "toy", "attr": attr}, "args": list(args),
                                               "kwargs": {}, **fields}.items()}
-    return session.request("call", fields.pop("deadline", deadline()), enc.arrays, **encoded)
+    return session.request("call", when, enc.arrays, **encoded)["value"]
 
 
 def test_arrays_round_trip_and_caches_stay_in_the_child(session: Session) -> None:

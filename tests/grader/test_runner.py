@@ -31,6 +31,8 @@ def objects():
 def noisy():
     print("hello from the student")
     return 1.5
+def dropout_forward(x, dropout_param):
+    return x * 7, None
 class Model:
     def __init__(self, n, dtype=np.float32):
         self.params = {"W": np.random.randn(n, n).astype(dtype)}
@@ -134,3 +136,17 @@ def test_the_child_runtime_holds_no_solution_module(tmp_path: Path) -> None:
     names = {p.name for p in runtime.rglob("*.py")}
     assert not names & {"layers.py", "layer_utils.py", "optim.py", "fc_net.py"}
     assert {"solver.py", "gradient_check.py", "data.py", "harness.py", "protocol.py"} <= names
+
+
+def test_the_dropout_patch_lasts_until_the_next_reset(session: Session) -> None:
+    from grader.child.protocol import Encoder
+
+    x = np.ones((2, 2))
+    mask = np.full((2, 2), 2.0)
+    enc = Encoder()
+    assert session.request("dropout", deadline(), enc.arrays, masks=enc.encode([mask]))["patched"] == 1
+    out, _ = call(session, "dropout_forward", x, {"mode": "train", "p": 0.5})
+    np.testing.assert_array_equal(out, 2 * x)
+    session.request("reset", deadline(), seed=0)
+    out, _ = call(session, "dropout_forward", x, {"mode": "train", "p": 0.5})
+    np.testing.assert_array_equal(out, 7 * x)

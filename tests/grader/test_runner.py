@@ -143,6 +143,7 @@ def test_the_dropout_patch_lasts_until_the_next_reset(session: Session) -> None:
 
     x = np.ones((2, 2))
     mask = np.full((2, 2), 2.0)
+    session.request("import", deadline(), module="toy")
     enc = Encoder()
     assert session.request("dropout", deadline(), enc.arrays, masks=enc.encode([mask]))["patched"] == 1
     out, _ = call(session, "dropout_forward", x, {"mode": "train", "p": 0.5})

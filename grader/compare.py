@@ -1,0 +1,104 @@
+"""The one tolerance rule, as a pure function that never raises on bad student data.
+
+Rule: elementwise and asymmetric, with the reference as the expected value (numpy's
+``assert_allclose`` semantics, but with tolerances from the spec, never numpy's 1e-7/0 defaults)::
+
+    |actual - expected| <= atol + rtol * |expected|
+
+* Shapes must match exactly (no broadcasting). A scalar expected value accepts a Python number,
+  a 0-d array or a size-1 array.
+* Only numeric dtypes compare (bool, int, float); object or string arrays fail. A list or tuple that
+  converts cleanly to a numeric array is accepted, since students sometimes return lists.
+* NaN or inf in the student's output where the reference is finite fails.
+* cs231n's ``rel_error`` is reported alongside, because students know it; it does not decide.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from grader.results import Comparison
+
+__all__ = ["compare", "default_tolerance", "rel_error"]
+
+
+def default_tolerance(dtype: Any) -> tuple[float, float]:
+    """(rtol, atol) for a student output of ``dtype``.
+
+    float32 keeps ~7 significant digits, and a float32 forward/backward accumulates rounding over
+    sums of hundreds of terms, hence 1e-4 relative; float64 results of the same formula written
+    differently agree to ~1e-12, so 1e-6 leaves room for other valid orderings without letting a
+    wrong formula through.
+    """
+    return (1e-4, 1e-5) if np.dtype(dtype) == np.float32 else (1e-6, 1e-8)
+
+
+def rel_error(x: Any, y: Any) -> float:
+    """cs231n's relative error: max |x - y| / max(1e-8, |x| + |y|)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y)))) if x.size else 0.0
+
+
+def _as_numeric(value: Any) -> np.ndarray | str:
+    """The student's value as a numeric array, or a message saying why it is not one."""
+    if isinstance(value, np.ndarray):
+        arr = value
+    elif isinstance(value, (bool, int, float, np.number, list, tuple)):
+        try:
+            arr = np.asarray(value)
+        except ValueError:
+            return f"got a ragged {type(value).__name__}"
+    else:
+        return f"got {'None' if value is None else type(value).__name__}"
+    if arr.dtype.kind not in "biuf":
+        return f"got an array of dtype {arr.dtype}"
+    return arr
+
+
+def compare(name: str, actual: Any, expected: Any, *, rtol: float, atol: float) -> Comparison:
+    """Compare a student's output with the reference's; see the module docstring for the rule."""
+    exp = np.asarray(expected, dtype=np.float64)
+    act = _as_numeric(actual)
+    if isinstance(act, str):
+        return Comparison(name, False, f"expected an array of shape {exp.shape}, {act}")
+    if exp.ndim == 0 and act.size == 1:
+        act = act.reshape(())
+    if act.shape != exp.shape:
+        return Comparison(name, False, f"expected shape {exp.shape}, got {act.shape}")
+    act = act.astype(np.float64)
+    total = int(exp.size)
+    bad_finite = ~np.isfinite(act) & np.isfinite(exp)
+    if bad_finite.any():
+        idx = _index(np.argwhere(bad_finite)[0], exp.ndim)
+        kind = "NaN" if np.isnan(act[idx]) else "inf"
+        return Comparison(name, False, f"student output has {kind} at index {idx} where {_fmt(exp[idx])} was expected",
+                          mismatched=int(bad_finite.sum()), total=total)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(act - exp)
+        threshold = atol + rtol * np.abs(exp)
+        # Same non-finite value on both sides counts as equal (numpy's rule for NaN positions).
+        same_special = ~np.isfinite(exp) & ((act == exp) | (np.isnan(act) & np.isnan(exp)))
+        excess = np.where(same_special, -np.inf, diff - threshold)
+    max_abs = float(np.max(np.where(same_special, 0.0, diff))) if total else 0.0
+    rel = rel_error(np.where(same_special, 0, act), np.where(same_special, 0, exp))
+    mismatched = int(np.sum(excess > 0))
+    if mismatched == 0:
+        return Comparison(name, True, f"max abs err {max_abs:.3g} (rel_error {rel:.3g})",
+                          max_abs_err=max_abs, max_rel_err=rel, total=total)
+    idx = _index(np.unravel_index(int(np.argmax(excess)), exp.shape), exp.ndim)
+    where = f" at index {idx}" if exp.ndim else ""
+    return Comparison(
+        name, False,
+        f"{mismatched} of {total} values differ; worst{where}: got {_fmt(act[idx])}, expected {_fmt(exp[idx])} "
+        f"(|diff| {float(diff[idx]):.3g} > threshold {float(threshold[idx]):.3g} = atol {atol:g} + rtol {rtol:g}·|expected|)",
+        max_abs_err=max_abs, max_rel_err=rel, mismatched=mismatched, total=total)
+
+
+def _index(idx: Any, ndim: int) -> tuple[int, ...]:
+    return tuple(int(i) for i in idx) if ndim else ()
+
+
+def _fmt(x: Any) -> str:
+    return f"{float(x):.10g}"

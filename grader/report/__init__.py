@@ -1,0 +1,1 @@
+"""Views of a SubmissionResult: Gradescope results.json, terminal lines and tables."""

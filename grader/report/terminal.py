@@ -1,0 +1,41 @@
+"""Plain-text views for the terminal: one line per submission, and a check table."""
+
+from __future__ import annotations
+
+import textwrap
+
+from grader.results import SubmissionResult
+
+MARK = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skipped": "skip"}
+
+
+def one_line(result: SubmissionResult) -> str:
+    """``name  score/max  passed/total checks  [isolation]`` or the submission's error."""
+    if result.error:
+        return f"{result.name:<28} ERROR  {result.error}"
+    passed = sum(c.status == "passed" for c in result.checks)
+    return (f"{result.name:<28} {result.score:6.1f}/{result.max_score:<6.1f} {passed}/{len(result.checks)} checks passed"
+            f"  [{result.assignment}, {result.isolation}]")
+
+
+def check_table(result: SubmissionResult, width: int = 100) -> str:
+    """Checks grouped by part, with points, status and the message."""
+    lines = [f"{result.name}: {result.assignment} ({result.detection})"]
+    if result.error:
+        lines.append(f"  could not grade: {result.error}")
+    for note in result.notes:
+        lines.append(f"  note: {note}")
+    part = None
+    for check in result.checks:
+        if check.part != part:
+            part = check.part
+            lines.append(f"\n[{part}]")
+        points = f"{check.score:g}/{check.max_score:g}" if check.counts else "info"
+        lines.append(f"  {MARK[check.status]:<8}{points:>8}  {check.title}")
+        if check.status != "passed":
+            detail = check.message + (f" — looks like: {check.diagnosis}" if check.diagnosis else "")
+            if check.root_cause:
+                detail += f" (likely caused by '{check.root_cause}')"
+            lines.extend(textwrap.wrap(detail, width=width, initial_indent=" " * 18, subsequent_indent=" " * 18))
+    lines.append(f"\nTotal: {result.score:g} / {result.max_score:g}")
+    return "\n".join(lines)

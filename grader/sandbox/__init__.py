@@ -1,0 +1,12 @@
+"""Runs untrusted student code with limits and isolation (see docs/sandbox.md).
+
+``Sandbox`` is one submission's sandbox: it starts child processes as a dedicated unprivileged uid
+(when we are root), inside a cgroup that caps memory and process count, with rlimits, in a new
+session; in ``bwrap`` mode also inside bubblewrap namespaces (no network, a filesystem of exact
+read-only paths plus a private scratch directory). ``kill_all`` leaves no process behind.
+"""
+
+from grader.sandbox.launch import Sandbox, SandboxUnavailable, available_modes, resolve_mode
+from grader.sandbox.limits import Limits
+
+__all__ = ["Limits", "Sandbox", "SandboxUnavailable", "available_modes", "resolve_mode"]

@@ -90,11 +90,20 @@ class CGroup:
                     pass
             time.sleep(0.01)
 
-    def memory_failures(self) -> int:
+    def memory_exhausted(self) -> bool:
+        """Whether the group ran into its memory limit (OOM kills, failed charges, or peak usage)."""
+        group = self.dirs["memory"]
         try:
-            return int((self.dirs["memory"] / "memory.failcnt").read_text())
+            control = dict(line.split() for line in (group / "memory.oom_control").read_text().splitlines())
+            if int(control.get("oom_kill", 0)) > 0:
+                return True
+            if int((group / "memory.failcnt").read_text()) > 0:
+                return True
+            peak = int((group / "memory.max_usage_in_bytes").read_text())
+            limit = int((group / "memory.limit_in_bytes").read_text())
+            return peak >= limit
         except (OSError, ValueError):
-            return 0
+            return False
 
     def pids_refused(self) -> int:
         try:

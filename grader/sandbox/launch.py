@@ -23,6 +23,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -109,6 +110,7 @@ class Sandbox:
         self.ro_paths = [Path(p).resolve() for p in ro_paths]
         self.limit_notes: list[str] = []
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.exit_codes: list[int] = []
         self.uid: int | None = None
         self._lock: IO[str] | None = None
         self.cgroup: CGroup | None = None
@@ -254,16 +256,17 @@ class Sandbox:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+        self.exit_codes += [p.returncode for p in self.procs if p.returncode is not None]
         self.procs = [p for p in self.procs if p.returncode is None]
 
     def limit_hit(self) -> str | None:
         """Which limit most likely stopped the last process (None when none did)."""
         lim = self.limits
-        if self.cgroup is not None and self.cgroup.memory_failures():
+        if self.cgroup is not None and self.cgroup.memory_exhausted():
             return f"memory limit ({lim.memory_bytes / 2**20:.0f} MiB) exceeded"
         if self.cgroup is not None and self.cgroup.pids_refused():
             return f"process limit ({lim.max_processes}) reached"
-        codes = [p.returncode for p in self.procs if p.returncode is not None]
+        codes = self.exit_codes + [p.returncode for p in self.procs if p.returncode is not None]
         sig = next((-c if c < 0 else c - 128 for c in reversed(codes) if c < 0 or c > 128), None)
         if sig == signal.SIGXCPU:
             return f"CPU time limit ({lim.cpu_seconds} s) exceeded"
@@ -288,23 +291,29 @@ class Sandbox:
         self.close()
 
 
-def _kill_uid(uid: int) -> None:
-    """SIGKILL every process whose real uid is ``uid`` (the sandbox uid is used by nothing else)."""
-    for _ in range(20):
-        found = False
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
+def _kill_uid(uid: int, timeout: float = 5.0) -> None:
+    """SIGKILL every live process whose real uid is ``uid`` (used by nothing but the sandbox)."""
+    end = time.monotonic() + timeout
+    while (pids := processes_of(uid)) and time.monotonic() < end:
+        for pid in pids:
             try:
-                status = Path(f"/proc/{entry}/status").read_text()
-            except OSError:
-                continue
-            line = next((ln for ln in status.splitlines() if ln.startswith("Uid:")), "")
-            if line and int(line.split()[1]) == uid:
-                found = True
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        if not found:
-            return
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.01)
+
+
+def processes_of(uid: int) -> list[int]:
+    """Live (not zombie) processes whose real uid is ``uid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields.get("Uid", "-1 ").split()[0]) == uid and not fields.get("State", "").strip().startswith(("Z", "X")):
+            found.append(int(entry))
+    return found

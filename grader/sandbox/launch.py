@@ -155,16 +155,12 @@ class Sandbox:
                     path.chmod(mode | 0o555)
                 elif stat.S_ISREG(mode):
                     path.chmod(mode | 0o444)
-        needs = [self.workspace, self.scratch, *self.ro_paths]
-        if self.isolation == "process":
-            needs += runtime_paths()  # bwrap re-creates parents itself; a plain process needs the real ones
-        granted = set()
-        for path in needs:
-            for parent in path.parents:
-                mode = parent.stat().st_mode
-                if not mode & stat.S_IXOTH:
-                    parent.chmod(mode | stat.S_IXOTH)  # search only: nothing becomes listable
-                    granted.add(str(parent))
+        for path in (self.workspace, self.scratch, *self.ro_paths):
+            _grant_search(path)  # our own temporary folders
+        granted: set[str] = set()
+        if self.isolation == "process":  # bwrap re-creates parents itself; a plain process needs the real ones
+            for path in runtime_paths():
+                granted |= _grant_search(path)
         if granted:
             self.limit_notes.append(f"granted search permission (o+x) on {', '.join(sorted(granted))} so that "
                                     "the unprivileged sandbox uid can reach the Python runtime")
@@ -289,6 +285,17 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _grant_search(path: Path) -> set[str]:
+    """Add search permission (o+x, never read) to every parent of ``path`` lacking it."""
+    granted = set()
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
+            granted.add(str(parent))
+    return granted
 
 
 def _kill_uid(uid: int, timeout: float = 5.0) -> None:

@@ -81,7 +81,7 @@ def _safe_name(info: zipfile.ZipInfo) -> PurePosixPath | None:
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
         raise IntakeError(f"refused zip member {info.filename!r}: symbolic links are not allowed")
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):  # many zip tools set no type bits
         raise IntakeError(f"refused zip member {info.filename!r}: not a regular file")
     path = PurePosixPath(name)
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):

@@ -16,6 +16,17 @@ def rel_error(x: Any, y: Any) -> float:
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 
+def _centred(f: Callable[[np.ndarray], Any], x: np.ndarray, ix: tuple[int, ...], h: float) -> tuple[Any, Any]:
+    """f at x + h e_ix and x - h e_ix, restoring x[ix] afterwards."""
+    old = x[ix]
+    x[ix] = old + h
+    plus = f(x)
+    x[ix] = old - h
+    minus = f(x)
+    x[ix] = old
+    return plus, minus
+
+
 def eval_numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, verbose: bool = True,
                             h: float = 1e-5) -> np.ndarray:
     """Gradient of a scalar ``f`` at ``x`` (any shape); ``x`` is perturbed in place and restored.
@@ -26,12 +37,7 @@ def eval_numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, ver
     """
     grad = np.zeros_like(x, dtype=float)
     for ix in np.ndindex(*x.shape):
-        old = x[ix]
-        x[ix] = old + h
-        plus = f(x)
-        x[ix] = old - h
-        minus = f(x)
-        x[ix] = old
+        plus, minus = _centred(f, x, ix, h)
         grad[ix] = (plus - minus) / (2 * h)
         if verbose:
             print(ix, grad[ix])
@@ -43,12 +49,7 @@ def eval_numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.n
     """Gradient of ``sum(f(x) * df)`` at ``x`` for an array-valued ``f``; ``df`` has f(x)'s shape."""
     grad = np.zeros_like(x, dtype=float)
     for ix in np.ndindex(*x.shape):
-        old = x[ix]
-        x[ix] = old + h
-        plus = np.array(f(x), dtype=float)
-        x[ix] = old - h
-        minus = np.array(f(x), dtype=float)
-        x[ix] = old
+        plus, minus = _centred(lambda v: np.array(f(v), dtype=float), x, ix, h)
         grad[ix] = np.sum((plus - minus) * df) / (2 * h)
     return grad
 
@@ -62,12 +63,7 @@ def grad_check_sparse(f: Callable[[np.ndarray], float], x: np.ndarray, analytic_
     errors = []
     for _ in range(num_checks):
         ix = tuple(np.random.randint(n) for n in x.shape)
-        old = x[ix]
-        x[ix] = old + h
-        plus = f(x)
-        x[ix] = old - h
-        minus = f(x)
-        x[ix] = old
+        plus, minus = _centred(f, x, ix, h)
         numeric = (plus - minus) / (2 * h)
         analytic = analytic_grad[ix]
         err = abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-12)

@@ -20,9 +20,9 @@ from grader.spec import Check, Spec
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSES = {  # spec id -> bundled correct example
-    "cs231n-2021": ROOT / "examples" / "cs231n-2021" / "correct",
-    "ucla-c147-2022": ROOT / "examples" / "ucla-c147-2022" / "correct",
-    "cs182-sp25": ROOT / "examples" / "cs182-sp25" / "correct",
+    spec_id: ROOT / "examples" / spec_id / "correct"
+    for spec_id in ("cs231n-2021", "ucla-c147-2022", "cs182-sp25", "cs231n-2017", "cs231n-2018", "dasecv-2021",
+                    "ucla-ece239as-2018")
 }
 MODEL_KINDS = ("model_init", "model_loss", "solver")
 

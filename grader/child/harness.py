@@ -202,7 +202,10 @@ class Harness:
         def dropout_forward(x: Any, dropout_param: dict[str, Any]) -> Any:
             if dropout_param.get("mode") != "train":
                 return x, (dropout_param, None)
-            mask = masks[min(harness.dropout_calls, len(masks) - 1)]
+            # Calls beyond the hidden layers (dropout after the last affine) keep everything; the
+            # host counts the calls and names the mistake.
+            index = harness.dropout_calls
+            mask = masks[index] if index < len(masks) and masks[index].shape == x.shape else np.ones_like(x)
             harness.dropout_calls += 1
             return (x * mask).astype(x.dtype, copy=False), (dropout_param, mask)
 

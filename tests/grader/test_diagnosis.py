@@ -18,8 +18,13 @@ from grader.results import SubmissionResult
 from grader.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = {"cs231n-2021": ROOT / "examples" / "cs231n-2021" / "correct",
-            "ucla-c147-2022": ROOT / "examples" / "ucla-c147-2022" / "correct"}
+COURSES = ("cs231n-2021", "ucla-c147-2022", "cs182-sp25", "cs231n-2017", "cs231n-2018", "dasecv-2021",
+           "ucla-ece239as-2018")
+EXAMPLES = {course: ROOT / "examples" / course / "correct" for course in COURSES}
+KEEP_COURSES = [c for c in COURSES if api.get_spec(c).api.dropout_p == "keep"]
+DROP_COURSES = [c for c in COURSES if api.get_spec(c).api.dropout_p == "drop"]
+ADAM_COURSES = [c for c in COURSES if any(k.subject == "adam" for k in api.get_spec(c).active_checks())]
+MOMENTUM_COURSES = [c for c in COURSES if any(k.subject == "sgd_momentum" for k in api.get_spec(c).active_checks())]
 
 pytestmark = pytest.mark.slow
 
@@ -113,26 +118,42 @@ def adam_code(course: str, body: str) -> str:
     return code.replace("'M'", repr(keys["m"])).replace("'V'", repr(keys["v"]))
 
 
-DROPOUT_CASES = [
-    # (course, keep expression, mask, test-mode output, check, diagnosis words)
-    ("cs231n-2021", "p", "(np.random.rand(*x.shape) < keep)", "x", "dropout_forward", "no inverted scaling"),
-    ("cs231n-2021", "p", "(np.random.rand(*x.shape) < 1 - keep) / (1 - keep)", "x", "dropout_forward", "flipped"),
-    ("cs231n-2021", "p", "(np.random.rand(1, x.shape[1]) < keep) / keep", "x", "dropout_forward", "shared by the whole batch"),
-    ("cs231n-2021", "p", "(np.random.rand(*x.shape) < p / p)", "x", "dropout_forward", "operator"),
-    ("cs231n-2021", "p", "(np.random.rand(*x.shape) < keep) / keep", "x * keep", "dropout_forward", "test time"),
-    # Seed 002's bug under a drop-probability course: zeroes with probability p, rescales by 1/p.
-    ("ucla-c147-2022", "1 - p", "(np.random.rand(*x.shape) >= p) / p", "x", "dropout_forward", "1/(drop probability)"),
-    # A drop-probability dropout handed in for the keep-probability course: the flip diagnosis...
-    ("cs231n-2021", "1 - p", "(np.random.rand(*x.shape) < keep) / keep", "x", "dropout_forward", "flipped"),
+DROPOUT_MISTAKES = [
+    # (mask, test-mode output, diagnosis words); `keep` is the keep probability in the course's terms
+    ("(np.random.rand(*x.shape) < keep)", "x", "no inverted scaling"),
+    ("(np.random.rand(*x.shape) < 1 - keep) / (1 - keep)", "x", "flipped"),
+    ("(np.random.rand(1, x.shape[1]) < keep) / keep", "x", "shared by the whole batch"),
+    ("(np.random.rand(*x.shape) < p / p)", "x", "operator"),
+    ("(np.random.rand(*x.shape) < keep) / keep", "x * keep", "test time"),
 ]
 
 
-@pytest.mark.parametrize(("course", "keep", "mask", "test", "check_id", "words"), DROPOUT_CASES)
-def test_dropout_mistakes(tmp_path: Path, course: str, keep: str, mask: str, test: str, check_id: str, words: str) -> None:
-    result = grade(course, tmp_path, "layers", DROPOUT.format(keep=keep, mask=mask, test=test))
-    c = check(result, check_id)
+def keep_expression(course: str) -> str:
+    return "p" if api.get_spec(course).api.dropout_p == "keep" else "1 - p"
+
+
+@pytest.mark.parametrize("course", COURSES)
+@pytest.mark.parametrize(("mask", "test", "words"), DROPOUT_MISTAKES)
+def test_dropout_mistakes(tmp_path: Path, course: str, mask: str, test: str, words: str) -> None:
+    result = grade(course, tmp_path, "layers", DROPOUT.format(keep=keep_expression(course), mask=mask, test=test))
+    c = check(result, "dropout_forward")
     assert c.status == "failed" and c.score == 0
     assert c.diagnosis and words in c.diagnosis, c.diagnosis
+
+
+@pytest.mark.parametrize("course", DROP_COURSES)
+def test_seed_002_dropout(tmp_path: Path, course: str) -> None:
+    """Seed 002's bug: zeroes with probability p (the drop probability) but rescales by 1/p."""
+    code = DROPOUT.format(keep="1 - p", mask="(np.random.rand(*x.shape) >= p) / p", test="x")
+    c = check(grade(course, tmp_path, "layers", code), "dropout_forward")
+    assert c.status == "failed" and c.diagnosis and "1/(drop probability)" in c.diagnosis, c.diagnosis
+
+
+@pytest.mark.parametrize("course", KEEP_COURSES)
+def test_drop_probability_dropout_in_a_keep_probability_course_is_flipped(tmp_path: Path, course: str) -> None:
+    code = DROPOUT.format(keep="1 - p", mask="(np.random.rand(*x.shape) < keep) / keep", test="x")
+    c = check(grade(course, tmp_path, "layers", code), "dropout_forward")
+    assert c.status == "failed" and c.diagnosis and "flipped" in c.diagnosis
 
 
 def test_drop_probability_dropout_passes_where_p_is_the_drop_probability(tmp_path: Path) -> None:
@@ -143,6 +164,7 @@ def test_drop_probability_dropout_passes_where_p_is_the_drop_probability(tmp_pat
     assert check(result, "dropout_backward").status == "passed"
 
 
+@pytest.mark.parametrize("course", COURSES)
 @pytest.mark.parametrize(("change", "check_id", "words"), [
     ({"var": "x.var(axis=0, ddof=1)"}, "batchnorm_forward_train", "unbiased"),
     ({"rm": "(1 - m) * rm + m * mu", "rv": "(1 - m) * rv + m * var"}, "batchnorm_forward_train", "momentum"),
@@ -152,11 +174,11 @@ def test_drop_probability_dropout_passes_where_p_is_the_drop_probability(tmp_pat
     ({"dx": "(dxh - xh * (dxh * xh).mean(axis=0)) / std"}, "batchnorm_backward", "mean"),
     ({"dgamma": "(dout * xh).sum(axis=1)"}, "batchnorm_backward", "wrong axis"),
 ])
-def test_batchnorm_mistakes(tmp_path: Path, change: dict[str, str], check_id: str, words: str) -> None:
-    result = grade("cs231n-2021", tmp_path, "layers", BATCHNORM.format(**{**BN_OK, **change}))
+def test_batchnorm_mistakes(tmp_path: Path, course: str, change: dict[str, str], check_id: str, words: str) -> None:
+    result = grade(course, tmp_path, "layers", BATCHNORM.format(**{**BN_OK, **change}))
     c = check(result, check_id)
     assert c.status == "failed" and c.diagnosis and words in c.diagnosis, (c.message, c.diagnosis)
-    assert check(result, "affine_forward").status == "passed"
+    assert check(result, "dropout_forward").status == "passed"
 
 
 def test_planted_batchnorm_without_mistake_passes(tmp_path: Path) -> None:
@@ -174,7 +196,7 @@ config['M'], config['V'], config['t'] = m, v, t
 """
 
 
-@pytest.mark.parametrize("course", ["cs231n-2021", "ucla-c147-2022"])
+@pytest.mark.parametrize("course", ADAM_COURSES)
 @pytest.mark.parametrize(("changes", "words"), [
     # Two students in our notes did this; their notebooks printed next_w error 0.207.
     ([("(m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t))", "m / (np.sqrt(v)")], "without bias correction"),
@@ -196,7 +218,8 @@ def test_adam_written_the_students_way_passes(tmp_path: Path) -> None:
     assert check(result, "adam").status == "passed" and check(result, "adam_defaults_hidden").status == "passed"
 
 
-def test_momentum_with_the_other_convention(tmp_path: Path) -> None:
+@pytest.mark.parametrize("course", MOMENTUM_COURSES)
+def test_momentum_with_the_other_convention(tmp_path: Path, course: str) -> None:
     code = """
     import numpy as np
     def sgd_momentum(w, dw, config=None):
@@ -207,7 +230,7 @@ def test_momentum_with_the_other_convention(tmp_path: Path) -> None:
         config['velocity'] = v
         return w - config['learning_rate'] * v, config
     """
-    c = check(grade("cs231n-2021", tmp_path, "optim", code), "sgd_momentum")
+    c = check(grade(course, tmp_path, "optim", code), "sgd_momentum")
     assert c.status == "failed" and c.diagnosis and "other convention" in c.diagnosis
 
 
@@ -280,9 +303,52 @@ FullyConnectedNet.loss = _loss
     ("if not k.startswith('W'):\n            loss += 0.5 * self.reg * np.sum(v * v)\n            grads[k] = grads[k] + self.reg * v",
      "biases"),
 ])
-def test_regularization_mistakes(tmp_path: Path, extra: str, words: str) -> None:
+@pytest.mark.parametrize("course", COURSES)
+def test_regularization_mistakes(tmp_path: Path, course: str, extra: str, words: str) -> None:
     code = "import numpy as np\n" + REG.replace("{extra}", extra)
-    result = grade("cs231n-2021", tmp_path, "fc_net", code)
-    c = check(result, "fc_loss_reg")
+    result = grade(course, tmp_path, "fc_net", code)
+    reg_check = "fc_loss_reg" if course != "cs182-sp25" else "fc_batchnorm_loss_reg"
+    c = check(result, reg_check)
     assert c.status == "failed" and c.diagnosis and words in c.diagnosis, (c.message, c.diagnosis)
     assert check(result, "fc_loss").status == "passed"  # reg = 0 is unaffected
+
+
+def _patched_example(tmp: Path, rel: str, old: str, new: str) -> SubmissionResult:
+    sub = tmp / "sub"
+    shutil.copytree(EXAMPLES["cs231n-2021"], sub)
+    path = sub / rel
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    (taken,) = intake.collect([sub], tmp / "intake", lms=False)
+    return api.grade_submission(taken, spec=api.get_spec("cs231n-2021"), workdir=tmp / "work", sandbox="process",
+                                limits=Limits(check_seconds=20.0))
+
+
+def test_batchnorm_after_the_relu(tmp_path: Path) -> None:
+    result = _patched_example(
+        tmp_path, "cs231n/layer_utils.py",
+        '''    if norm == "batchnorm":
+        a, norm_cache = batchnorm_forward(a, gamma, beta, norm_param)
+    else:
+        a, norm_cache = layernorm_forward(a, gamma, beta, norm_param)
+    out, relu_cache = relu_forward(a)''',
+        '''    a, relu_cache = relu_forward(a)
+    if norm == "batchnorm":
+        out, norm_cache = batchnorm_forward(a, gamma, beta, norm_param)
+    else:
+        out, norm_cache = layernorm_forward(a, gamma, beta, norm_param)''')
+    c = check(result, "fc_batchnorm_loss")
+    assert c.status == "failed" and c.diagnosis and "after the ReLU" in c.diagnosis, (c.message, c.diagnosis)
+    assert check(result, "fc_loss").status == "passed"
+
+
+def test_dropout_after_the_last_affine(tmp_path: Path) -> None:
+    result = _patched_example(
+        tmp_path, "cs231n/classifiers/fc_net.py",
+        '''        scores, last_cache = affine_forward(h, self.params["W%d" % L], self.params["b%d" % L])''',
+        '''        scores, last_cache = affine_forward(h, self.params["W%d" % L], self.params["b%d" % L])
+        if self.use_dropout:
+            scores, _ = dropout_forward(scores, self.dropout_param)''')
+    c = check(result, "fc_dropout_loss")
+    assert c.status == "failed" and c.diagnosis and "after the last affine" in c.diagnosis, (c.message, c.diagnosis)

@@ -26,6 +26,8 @@ from grader.spec import Spec, load_spec
 
 from assignments import spec_dir
 
+LOG_BYTES = 1024 * 1024
+
 
 def available_specs() -> dict[str, Spec]:
     """Every bundled course spec, by id."""
@@ -78,6 +80,7 @@ def grade_submission(submission: intake.Submission, *, spec: Spec | None = None,
             checks = run_checks(spec, session, missing=found_files.missing, timeout=limits.check_seconds,
                                 output_bytes=limits.output_bytes, budget=limits.submission_seconds)
         notes = tuple(box.limit_notes)
+        log = session.output_since(0, LOG_BYTES)
     if isolation != "bwrap":
         notes = ("isolation was OFF (--sandbox process): student code ran without namespaces", *notes)
     return SubmissionResult(
@@ -85,6 +88,7 @@ def grade_submission(submission: intake.Submission, *, spec: Spec | None = None,
         notes=notes, seconds=time.monotonic() - start,
         extra={"files": {k: str(v.relative_to(submission.root)) for k, v in found_files.found.items()},
                "missing": list(found_files.missing)},
+        log=log,
     )
 
 
@@ -122,6 +126,8 @@ def grade(paths: Sequence[Path], *, out: Path, assignment: str | None = None, jo
         def done(result: SubmissionResult) -> None:
             path = out / result.name / "results.json"
             write_results_json(result, path)
+            # For the instructor: what the code printed, hidden checks included.
+            (out / result.name / "output.txt").write_text(result.log, encoding="utf-8")
             results.append(result)
             if on_result:
                 on_result(result, path)
@@ -153,10 +159,5 @@ def check(path: Path, *, assignment: str | None = None, sandbox: str = "auto",
     spec = get_spec(assignment) if assignment else None
     with tempfile.TemporaryDirectory(prefix="nngrader-") as tmp:
         (submission,) = intake.collect([path], Path(tmp) / "intake", lms=False)
-        return _grade_public(submission, spec, Path(tmp) / "work", sandbox, limits)
-
-
-def _grade_public(submission: intake.Submission, spec: Spec | None, workdir: Path, sandbox: str,
-                  limits: Limits | None) -> SubmissionResult:
-    return grade_submission(submission, spec=spec, workdir=workdir, sandbox=sandbox, limits=limits,
-                            public_only=True)
+        return grade_submission(submission, spec=spec, workdir=Path(tmp) / "work", sandbox=sandbox,
+                                limits=limits, public_only=True)

@@ -89,6 +89,9 @@ class SubmissionResult:
     """Wall time of grading this submission (timing field)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Additional machine-readable detail (e.g. discovery evidence)."""
+    log: str = ""
+    """Everything the student's code printed (truncated): for the instructor only, never in
+    results.json, since hidden checks' inputs entered the child."""
 
     @property
     def score(self) -> float:

@@ -103,9 +103,11 @@ class Session:
     def _start(self, deadline: float) -> None:
         req_r, req_w = os.pipe()
         res_r, res_w = os.pipe()
-        # Not -I: after the sandbox drops to another uid, Python can only find its prefix through
-        # PYTHONHOME, which the sandbox sets in an otherwise clean environment. -s: no user site.
-        argv = [sys.executable, "-s", "-B", str(self.config.runtime / "nngrader_child" / "__main__.py"), str(req_r), str(res_w)]
+        # Not -I: after the sandbox drops to another uid, Python finds its prefix only through
+        # PYTHONHOME, which the sandbox sets in an otherwise clean environment. -S: no site module
+        # (no .pth or sitecustomize processing, and 20 ms faster); numpy's folder comes from the
+        # sandbox's PYTHONPATH.
+        argv = [sys.executable, "-S", "-B", str(self.config.runtime / "nngrader_child" / "__main__.py"), str(req_r), str(res_w)]
         try:
             self._proc = self.launcher.spawn(argv, pass_fds=(req_r, res_w), stdout_path=self.config.output_path)
         finally:
@@ -118,7 +120,8 @@ class Session:
                        modules=dict(self.config.modules), compat=self.config.compat)
 
     def stop(self) -> None:
-        """Kill the child (and everything it started) and close the pipes."""
+        """Kill the child and everything it started (it has flushed its output after every
+        request, so nothing is lost), and close the pipes."""
         if self._proc is not None:
             self.launcher.kill_all()
             try:

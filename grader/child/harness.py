@@ -283,7 +283,16 @@ def serve(fd_in: int, fd_out: int) -> None:
         except BaseException as exc:  # noqa: BLE001 - student code may raise anything, even SystemExit
             reply = {"id": req.get("id"), "ok": False, "error": _describe(exc)}
             encoder.arrays.clear()
+        _flush()  # what the student printed belongs to this request's output
         protocol.write_frame(fd_out, reply, encoder.arrays)
+
+
+def _flush() -> None:
+    for stream in (sys.__stdout__, sys.__stderr__, sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a student may have replaced or closed the streams
+            pass
 
 
 def main() -> None:

@@ -90,12 +90,11 @@ def runtime_paths() -> list[Path]:
     return sorted(p for p in paths if p.exists())
 
 
-def _site_dirs() -> list[str]:
-    """Directories to put on PYTHONPATH: numpy's, when it is not in the base installation."""
+def numpy_path() -> list[str]:
+    """Directories to put on PYTHONPATH: the one numpy is installed in (children run without site)."""
     import numpy
 
-    site = str(Path(numpy.__file__).resolve().parent.parent)
-    return [] if site.startswith(sys.base_prefix + os.sep) else [site]
+    return [str(Path(numpy.__file__).resolve().parent.parent)]
 
 
 class Sandbox:
@@ -170,8 +169,7 @@ class Sandbox:
                "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
                # Python finds its prefix from PYTHONHOME once it runs as another uid.
                "PYTHONHOME": sys.base_prefix}
-        if _site_dirs():
-            env["PYTHONPATH"] = os.pathsep.join(_site_dirs())
+        env["PYTHONPATH"] = os.pathsep.join(numpy_path())
         env.update({var: str(self.limits.threads) for var in THREAD_VARS})
         env.update(extra)
         return env

@@ -25,9 +25,12 @@ class PlainLauncher:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stdout_path: Path) -> Any:
+        from grader.sandbox.launch import numpy_path
+
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(numpy_path())}  # children run with -S
         with open(stdout_path, "ab") as out:
             proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    pass_fds=tuple(pass_fds), start_new_session=True)
+                                    pass_fds=tuple(pass_fds), start_new_session=True, env=env)
         self.procs.append(proc)
         return proc
 

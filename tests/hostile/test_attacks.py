@@ -116,7 +116,8 @@ for top in ("/", "/work", "/root", "/home", "/tmp", {str(ROOT)!r}):
                     text = open(path).read()
                 except OSError:
                     continue
-                if "RNG contract" in text or "[[checks]]" in text:
+                # needles built at run time, so that this file does not match itself
+                if "RNG " + "contract" in text or "[[" + "checks]]" in text:
                     hits.append(path)
 if hits:
     print("{LEAK}", hits[:3])

@@ -87,3 +87,17 @@ def test_cs182_expected_bn_forward_output_replays_seed_003() -> None:
     expected = np.array([[0.28397701, 0.46532063, 0.64666426, 0.82800788, 1.0093515, 1.19069513, 1.37203875, 1.55338238, 1.734726, 1.91606962],
                          [-0.9, -0.78888889, -0.67777778, -0.56666667, -0.45555556, -0.34444444, -0.23333333, -0.12222222, -0.01111111, 0.1]])
     assert rel_error(model.loss(X), expected) == pytest.approx(5.00e-08, abs=5e-10)
+
+
+@pytest.mark.parametrize(("check_id", "printed"), [("twolayer_loss", 3.4702243556), ("twolayer_loss_reg", 26.5948426952)])
+def test_two_layer_net_fixture_replays_the_notebook_asserts(check_id: str, printed: float) -> None:
+    """§10.1: the linspace fixture with y = [0, 5, 1] gives the notebooks' asserted losses (1e-10)."""
+    check = next(c for c in api.get_spec("cs231n-2018").checks if c.id == check_id)
+    ctx = _Recorder(check, "cs231n-2018")
+    kw = models.canonical_kwargs(ctx)  # type: ignore[arg-type]
+    model = fc_net.TwoLayerNet(**kw)
+    models._linspace_params(model.params)
+    n, d = 3, kw["input_dim"]
+    X = np.linspace(-5.5, 4.5, num=n * d).reshape(d, n).T
+    loss, _ = model.loss(X, np.asarray(check.params["labels"]))
+    assert abs(loss - printed) < 1e-10

@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,9 +50,13 @@ def get_spec(assignment: str) -> Spec:
 
 
 def grade_submission(submission: intake.Submission, *, spec: Spec | None = None, workdir: Path,
-                     sandbox: str = "auto", limits: Limits | None = None, public_only: bool = False) -> SubmissionResult:
-    """Grade one taken-in submission; never raises for problems of the submission itself."""
-    limits = limits or Limits()
+                     sandbox: str = "auto", limits: Limits | None = None, overrides: Mapping[str, float] | None = None,
+                     public_only: bool = False) -> SubmissionResult:
+    """Grade one taken-in submission; never raises for problems of the submission itself.
+
+    ``limits``: explicit limits; when None, the defaults, then the spec's ``[limits]``, then
+    ``overrides`` (the command line's).
+    """
     start = time.monotonic()
     isolation = resolve_mode(sandbox)
     if submission.error or submission.root is None:
@@ -65,6 +69,7 @@ def grade_submission(submission: intake.Submission, *, spec: Spec | None = None,
         spec, detection = found.spec, found.evidence
     if public_only:
         spec = replace(spec, checks=tuple(c for c in spec.checks if c.visibility == "visible"))
+    limits = limits or spec_limits(spec, **(overrides or {}))
     found_files = discover.find_files(submission.root, spec.student_modules)
     workdir.mkdir(parents=True, exist_ok=True)
     workspace = discover.stage_layout(found_files, spec.student_modules, workdir / "src")
@@ -92,6 +97,13 @@ def grade_submission(submission: intake.Submission, *, spec: Spec | None = None,
     )
 
 
+def spec_limits(spec: Spec, **overrides: float) -> Limits:
+    """The spec's limits over the defaults, then ``overrides`` (e.g. from the command line)."""
+    fields = Limits.__dataclass_fields__
+    values = {k: (int(v) if fields[k].type in ("int", int) else v) for k, v in {**spec.limits, **overrides}.items()}
+    return Limits(**values)
+
+
 def _overlay_given(spec: Spec, workspace: Path) -> None:
     """Replace the course's given modules with our trusted copies (edits cannot change grades)."""
     from grader.runner import GIVEN_SOURCES, REFERENCE_DIR
@@ -113,7 +125,7 @@ def _failed(name: str, spec: Spec | None, detection: str, isolation: str, error:
 
 
 def grade(paths: Sequence[Path], *, out: Path, assignment: str | None = None, jobs: int = 1,
-          sandbox: str = "auto", limits: Limits | None = None,
+          sandbox: str = "auto", limits: Limits | None = None, overrides: Mapping[str, float] | None = None,
           on_result: Callable[[SubmissionResult, Path], None] | None = None) -> list[SubmissionResult]:
     """Grade every submission under ``paths`` into ``out/<name>/results.json``."""
     spec = get_spec(assignment) if assignment else None
@@ -133,7 +145,7 @@ def grade(paths: Sequence[Path], *, out: Path, assignment: str | None = None, jo
                 on_result(result, path)
 
         work = Path(tmp) / "work"
-        jobs_args = [(s, spec, work / f"{i}", sandbox, limits) for i, s in enumerate(submissions)]
+        jobs_args = [(s, spec, work / f"{i}", sandbox, limits, dict(overrides or {})) for i, s in enumerate(submissions)]
         if jobs <= 1:
             for args in jobs_args:
                 done(_grade_job(*args))
@@ -146,18 +158,19 @@ def grade(paths: Sequence[Path], *, out: Path, assignment: str | None = None, jo
 
 
 def _grade_job(submission: intake.Submission, spec: Spec | None, workdir: Path, sandbox: str,
-               limits: Limits | None) -> SubmissionResult:
+               limits: Limits | None, overrides: dict[str, float]) -> SubmissionResult:
     try:
-        return grade_submission(submission, spec=spec, workdir=workdir, sandbox=sandbox, limits=limits)
+        return grade_submission(submission, spec=spec, workdir=workdir, sandbox=sandbox, limits=limits,
+                                overrides=overrides)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 def check(path: Path, *, assignment: str | None = None, sandbox: str = "auto",
-          limits: Limits | None = None) -> SubmissionResult:
+          limits: Limits | None = None, overrides: Mapping[str, float] | None = None) -> SubmissionResult:
     """Grade one submission on its public checks only (students, CI)."""
     spec = get_spec(assignment) if assignment else None
     with tempfile.TemporaryDirectory(prefix="nngrader-") as tmp:
         (submission,) = intake.collect([path], Path(tmp) / "intake", lms=False)
         return grade_submission(submission, spec=spec, workdir=Path(tmp) / "work", sandbox=sandbox,
-                                limits=limits, public_only=True)
+                                limits=limits, overrides=overrides, public_only=True)

@@ -15,12 +15,14 @@ from pathlib import Path
 from grader import __version__
 
 
-def _limits(args: argparse.Namespace) -> object:
-    from grader.sandbox import Limits
-
-    base = Limits()
-    return Limits(**{**base.__dict__, **({"check_seconds": args.timeout} if args.timeout else {}),
-                     **({"memory_bytes": int(args.memory_mb * 2**20)} if args.memory_mb else {})})
+def _overrides(args: argparse.Namespace) -> dict[str, float]:
+    """Limits given on the command line (they override the spec's and the defaults)."""
+    out: dict[str, float] = {}
+    if args.timeout:
+        out["check_seconds"] = args.timeout
+    if args.memory_mb:
+        out["memory_bytes"] = int(args.memory_mb * 2**20)
+    return out
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
@@ -31,7 +33,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         print(f"{one_line(result)}  -> {path}", flush=True)  # type: ignore[arg-type]
 
     results = api.grade(args.paths, out=args.out, assignment=args.assignment, jobs=args.jobs,
-                        sandbox=args.sandbox, limits=_limits(args), on_result=show)  # type: ignore[arg-type]
+                        sandbox=args.sandbox, overrides=_overrides(args), on_result=show)  # type: ignore[arg-type]
     print(f"graded {len(results)} submission(s); results in {args.out}/")
     return 0
 
@@ -40,7 +42,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from grader import api
     from grader.report.terminal import check_table
 
-    result = api.check(args.path, assignment=args.assignment, sandbox=args.sandbox, limits=_limits(args))  # type: ignore[arg-type]
+    result = api.check(args.path, assignment=args.assignment, sandbox=args.sandbox, overrides=_overrides(args))
     print(check_table(result))
     return 0 if not result.error and all(c.status == "passed" for c in result.checks) else 1
 

@@ -25,6 +25,8 @@ CHECK_KINDS = ("value", "gradient", "model_init", "model_loss", "dropout", "solv
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 STATE_KEYS = ("velocity", "cache", "m", "v", "t")
 GIVEN_MODULES = ("solver", "gradient_check", "data")
+LIMIT_KEYS = ("check_seconds", "submission_seconds", "cpu_seconds", "memory_bytes", "max_processes",
+              "max_open_files", "max_file_bytes", "output_bytes")
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 """schema version -> function upgrading a raw spec of that version to the next one."""
 
@@ -132,6 +134,8 @@ class Spec:
     """Offering name -> api overrides (e.g. ``{"2025": {"not_student_work": [...]}}``)."""
     detect: Mapping[str, Any]
     """Evidence used to recognise submissions of this course (package names, signatures)."""
+    limits: Mapping[str, float] = field(default_factory=dict)
+    """Sandbox limits this course sets (``grader.sandbox.Limits`` field names); the CLI overrides them."""
 
     def module_of(self, canonical: str) -> str:
         """Logical module that defines a canonical function or class."""
@@ -193,7 +197,8 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
         raw = UPGRADES[version](raw)
         version += 1
     r = _Reader(raw, path, "")
-    r.only("schema_version", "id", "title", "layout", "api", "tolerance", "parts", "checks", "final_accuracy", "offerings", "detect")
+    r.only("schema_version", "id", "title", "layout", "api", "tolerance", "parts", "checks", "final_accuracy",
+           "offerings", "detect", "limits")
     layout = r.table("layout")
     layout.only("student", "given")
     student = {k: layout.table("student").str(k) for k in layout.table("student").keys()}
@@ -233,10 +238,16 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
             if logical not in student:
                 raise SpecError(path, table.key(logical), "is not a module declared in layout.student")
             table.str_list(logical, [])
+    limits_table = r.table("limits", required=False)
+    limits_table.only(*LIMIT_KEYS)
+    limits = {key: limits_table.num(key) for key in limits_table.keys()}
+    for key, value in limits.items():
+        if value <= 0:
+            raise SpecError(path, limits_table.key(key), "must be positive")
     return Spec(
         id=r.str("id"), title=r.str("title"), path=path, student_modules=student, given_modules=given,
         api=api, tolerances=tolerances, parts=parts, checks=checks, final_accuracy=final_accuracy,
-        offerings=offerings, detect=dict(detect.raw),
+        offerings=offerings, detect=dict(detect.raw), limits=limits,
     )
 
 

@@ -250,3 +250,54 @@ def relu_forward(x):
     utils.write_text(utils.read_text() + "\nimport torch\n")
     result = grade(sub, spec, tmp_path)
     assert [(c.check_id, c.message) for c in result.checks if c.status != "passed"] == []
+
+
+def test_a_net_that_does_not_call_dropout_forward_is_judged_by_self_consistency(tmp_path: Path) -> None:
+    """Masks cannot be injected into inlined dropout: the net's own gradients are checked instead."""
+    _skip_without("cs231n-2021")
+    spec = api.get_spec("cs231n-2021")
+    sub = tmp_path / "sub"
+    shutil.copytree(COURSES["cs231n-2021"], sub)
+    fc_net = sub / spec.student_modules["fc_net"]
+    text = fc_net.read_text().replace("h, drop_cache = dropout_forward(h, self.dropout_param)",
+                                      "h, drop_cache = _own_dropout(h, self.dropout_param)")
+    fc_net.write_text(text + "\n\n_own_dropout = dropout_forward\n")
+    checks = by_id(grade(sub, spec, tmp_path))
+    assert checks["fc_dropout_loss"].status == "passed"
+    assert "self-consistency" in checks["fc_dropout_loss"].message
+
+
+def test_ambiguous_layout_is_reported_not_guessed(tmp_path: Path) -> None:
+    """nndl/ alone fits both UCLA courses equally well."""
+    _skip_without("ucla-c147-2022")
+    sub = tmp_path / "sub"
+    shutil.copytree(COURSES["ucla-c147-2022"] / "nndl", sub / "nndl")
+    (taken,) = intake.collect([sub], tmp_path / "intake", lms=False)
+    result = api.grade_submission(taken, workdir=tmp_path / "work", sandbox="process")
+    assert result.assignment == "" and result.error and "ambiguous" in result.error
+    assert "ucla-c147-2022" in result.error and "ucla-ece239as-2018" in result.error
+
+
+def test_flip_policy_credit_accepts_a_flipped_dropout(tmp_path: Path) -> None:
+    _skip_without("cs231n-2021")
+    from dataclasses import replace
+
+    spec = api.get_spec("cs231n-2021")
+    lenient = replace(spec, api=replace(spec.api, flip_policy="credit"))
+    sub = plant(COURSES["cs231n-2021"], tmp_path / "sub", spec, "layers", """
+        import numpy as np
+        def dropout_forward(x, dropout_param):
+            p = dropout_param['p']
+            if 'seed' in dropout_param:
+                np.random.seed(dropout_param['seed'])
+            mask = None
+            out = x
+            if dropout_param['mode'] == 'train':
+                mask = (np.random.rand(*x.shape) < 1 - p) / (1 - p)
+                out = x * mask
+            return out, (dropout_param, mask)
+        """)
+    strict = by_id(grade(sub, spec, tmp_path / "a"))["dropout_forward"]
+    assert strict.status == "failed" and "flipped" in (strict.diagnosis or "")
+    credited = by_id(grade(sub, lenient, tmp_path / "b"))["dropout_forward"]
+    assert credited.status == "passed" and "accepted" in credited.message

@@ -83,3 +83,16 @@ def test_cli_spec_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     bad = _write(tmp_path, VALID.replace('kind = "value"', 'kind = "magic"', 1))
     assert main(["spec", "validate", str(bad)]) == 3
     assert "checks[0].kind" in capsys.readouterr().err
+
+
+def test_limits_come_from_defaults_then_spec_then_command_line(tmp_path: Path) -> None:
+    from grader.api import spec_limits
+    from grader.sandbox import Limits
+
+    text = VALID.replace("check_seconds = 60", "check_seconds = 12")
+    spec = load_spec(_write(tmp_path, text))
+    assert spec_limits(spec).check_seconds == 12
+    assert spec_limits(spec).cpu_seconds == Limits().cpu_seconds
+    assert spec_limits(spec, check_seconds=3.0).check_seconds == 3.0
+    with pytest.raises(SpecError, match="unknown key"):
+        load_spec(_write(tmp_path, VALID.replace("check_seconds = 60", "wall = 60")))

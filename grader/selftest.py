@@ -28,7 +28,7 @@ class FixtureOutcome:
     measured: float | None
     """The number its cell produced, or ``None`` when the cell raised."""
     passed: bool
-    """Whether ``measured`` satisfied the fixture's rule."""
+    """Whether ``measured`` satisfied the fixture's rule and its notebook bound."""
     error: str | None = None
     """``"ExceptionType: message"`` when the cell raised."""
 
@@ -51,7 +51,8 @@ def run_fixture(fixture: Fixture) -> FixtureOutcome:
 
 def _target(fixture: Fixture) -> str:
     if fixture.rule == "abs":
-        return f"{fixture.expected!r} ± {fixture.tolerance:.0e}"
+        bound = "" if math.isinf(fixture.bound) else f", <= {fixture.bound:.1e}"
+        return f"{fixture.expected!r} ± {fixture.tolerance:.0e}{bound}"
     note = "" if math.isnan(fixture.expected) else f" (printed {fixture.expected:.4g})"
     return f"<= {fixture.tolerance:.1e}{note}"
 

@@ -182,9 +182,10 @@ def _split(
         )
     if num_test > X_test.shape[0]:
         raise ValueError(f"num_test = {num_test} exceeds the {X_test.shape[0]} test images")
-    # Validation is the *last* num_validation training images whatever num_training is, so that
-    # shrinking the training split never changes the validation set.
-    val = slice(total - num_validation, total)
+    # The starters' split (get_CIFAR10_data: mask = range(num_training, num_training +
+    # num_validation)): validation directly follows the training images, so with the defaults it
+    # is images 49000-49999 and with smaller sizes it moves down with num_training.
+    val = slice(num_training, num_training + num_validation)
     out_X = {
         "X_train": X_train[:num_training],
         "X_val": X_train[val],
@@ -217,9 +218,10 @@ def get_CIFAR10_data(
     Parameters
     ----------
     num_training : int
-        Training images kept, taken from the start of the training batches.
+        Training images kept: training images ``0 … num_training - 1``.
     num_validation : int
-        Validation images: the *last* ``num_validation`` training images (49000…49999 by default).
+        Validation images: the training images that follow, ``num_training … num_training +
+        num_validation - 1`` (49000…49999 by default).
     num_test : int
         Test images: the first ``num_test`` images of ``test_batch``.
     subtract_mean : bool
@@ -243,11 +245,10 @@ def get_CIFAR10_data(
 
     Notes
     -----
-    With the defaults this is exactly variants.md §1.5: train = images 0…48999, val =
-    49000…49999, test = test images 0…999, and
-    :math:`X \\leftarrow X - \\frac{1}{N_{train}}\\sum_i X^{train}_i` on every split. The course
-    starters take validation from ``num_training`` onwards instead, which coincides with this
-    rule only when ``num_training + num_validation`` equals the number of training images.
+    This is the starters' split (variants.md §1.5) for every size: train = images
+    0…num_training−1, val = images num_training…num_training+num_validation−1, test = the first
+    num_test test images (with the defaults 0…48999, 49000…49999 and 0…999), and
+    :math:`X \\leftarrow X - \\frac{1}{N_{train}}\\sum_i X^{train}_i` on every split.
     """
     root = resolve_cifar10_dir(cifar10_dir)
     X_train, y_train, X_test, y_test = load_CIFAR10(root)

@@ -19,6 +19,8 @@ PASSING = Fixture("good_abs", "variants.md §1.3", lambda: 1.0 + 1e-13, 1.0, 1e-
 PASSING_BELOW = Fixture("good_below", "variants.md §2.4", lambda: 3e-9, 5e-9, 1e-8, "below")
 FAILING = Fixture("bad_below", "variants.md §6.4", lambda: 2e-7, math.nan, 1e-7, "below")
 CRASHING = Fixture("crashing", "variants.md §10.1", _boom, 3.47, 1e-12, "abs")
+BOUNDED = Fixture("bounded", "variants.md §1.3", lambda: 9e-9, 9e-9, 1e-12, "abs", 1e-8)
+OVER_BOUND = Fixture("over_bound", "variants.md §1.3", lambda: 2e-8, 2e-8, 1e-12, "abs", 1e-8)
 
 
 def _run(fixtures: list[Fixture]) -> tuple[int, list[str]]:
@@ -39,7 +41,7 @@ def test_all_passing_returns_zero_and_prints_one_row_each() -> None:
     assert lines[-1] == "2/2 fixtures passed"
 
 
-@pytest.mark.parametrize("bad", [FAILING, CRASHING])
+@pytest.mark.parametrize("bad", [FAILING, CRASHING, OVER_BOUND])
 def test_any_failure_returns_one_and_the_run_goes_on(bad: Fixture) -> None:
     status, lines = _run([bad, PASSING])
     assert status == 1
@@ -47,6 +49,13 @@ def test_any_failure_returns_one_and_the_run_goes_on(bad: Fixture) -> None:
     assert row.endswith("FAIL")
     assert next(line for line in lines if line.startswith("good_abs")).endswith("PASS")
     assert lines[-1] == "1/2 fixtures passed, 1 FAILED"
+
+
+def test_notebook_bound_is_shown_next_to_the_exact_value() -> None:
+    status, lines = _run([BOUNDED])
+    assert status == 0
+    assert "9e-09 ± 1e-12, <= 1.0e-08" in lines[2] and lines[2].endswith("PASS")
+    assert run_fixture(OVER_BOUND).passed is False
 
 
 def test_crash_is_reported_on_one_line_with_its_type() -> None:

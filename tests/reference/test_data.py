@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import reference.data
 from reference.data import (
     CIFAR_DIR_ENV,
     get_CIFAR10_data,
@@ -128,8 +127,13 @@ def test_load_cifar10_concatenates_batches_in_order(synth_dir: Path) -> None:
 # ------------------------------------------------------------------ split and preprocessing
 
 
-@pytest.mark.parametrize(("num_training", "num_validation", "num_test"),
-                         [(150, 50, 30), (100, 20, 10), (199, 1, 1), (200, 0, 5)])
+@pytest.mark.parametrize(("num_training", "num_validation", "num_test"), [
+    (150, 50, 30),  # train + val = all training images, like the defaults 49000 + 1000
+    (100, 20, 10),  # smaller: val follows train (100..119), it is not the last 20 images
+    (10, 30, 5),
+    (199, 1, 1),
+    (200, 0, 5),
+])
 def test_split_shapes_and_membership(synth_dir: Path, num_training: int, num_validation: int,
                                      num_test: int) -> None:
     data = get_CIFAR10_data(num_training, num_validation, num_test, cifar10_dir=synth_dir)
@@ -139,17 +143,56 @@ def test_split_shapes_and_membership(synth_dir: Path, num_training: int, num_val
         assert data[f"X_{split}"].shape == (n, 3, 32, 32)
         assert data[f"X_{split}"].dtype == np.float64
         assert data[f"y_{split}"].shape == (n,)
-    mean_image = X_all[:num_training].mean(axis=0)  # NHWC
-    # train: from the start; val: the last num_validation training images; test: from the start.
+    # The starters' masks (variants.md §1.5): train range(num_training), val
+    # range(num_training, num_training + num_validation), test range(num_test).
+    val = slice(num_training, num_training + num_validation)
     expected = {
         "train": (X_all[:num_training], y_all[:num_training]),
-        "val": (X_all[TOTAL_TRAIN - num_validation:], y_all[TOTAL_TRAIN - num_validation:]),
+        "val": (X_all[val], y_all[val]),
         "test": (X_test_all[:num_test], y_test_all[:num_test]),
     }
+    mean_image = X_all[:num_training].mean(axis=0) if num_training else 0.0  # NHWC
     for split, (X, y) in expected.items():
         np.testing.assert_allclose(data[f"X_{split}"], (X - mean_image).transpose(0, 3, 1, 2),
                                    rtol=0, atol=1e-12)
         np.testing.assert_array_equal(data[f"y_{split}"], y)
+
+
+class _IndexedCIFAR:
+    """Stands in for ``load_CIFAR10`` with the real sizes: each 1x1x1 image holds its index."""
+
+    def __init__(self, n_train: int = 50000, n_test: int = 10000) -> None:
+        self.X_train = np.arange(n_train, dtype=np.float64).reshape(n_train, 1, 1, 1)
+        self.y_train = np.arange(n_train, dtype=np.int64) % 10
+        self.X_test = 1e6 + np.arange(n_test, dtype=np.float64).reshape(n_test, 1, 1, 1)
+        self.y_test = np.arange(n_test, dtype=np.int64) % 10
+
+    def __call__(self, root: object) -> tuple[np.ndarray, ...]:
+        return self.X_train, self.y_train, self.X_test, self.y_test
+
+
+@pytest.mark.parametrize(("sizes", "train", "val", "test"), [
+    ({}, (0, 49000), (49000, 50000), (0, 1000)),  # the defaults
+    ({"num_training": 4900, "num_validation": 100, "num_test": 50}, (0, 4900), (4900, 5000),
+     (0, 50)),
+    ({"num_training": 10000, "num_validation": 5000, "num_test": 10000}, (0, 10000),
+     (10000, 15000), (0, 10000)),
+])
+def test_split_indices_at_the_real_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         sizes: dict[str, int], train: tuple[int, int],
+                                         val: tuple[int, int], test: tuple[int, int]) -> None:
+    """Which images land in which split, for 50000/10000 images (cheap 1x1x1 stand-ins)."""
+    (tmp_path / "data_batch_1").touch()  # resolve_cifar10_dir only looks for this file
+    monkeypatch.setattr(reference.data, "load_CIFAR10", _IndexedCIFAR())
+    data = get_CIFAR10_data(subtract_mean=False, cifar10_dir=tmp_path, **sizes)
+    for split, (lo, hi) in (("train", train), ("val", val)):
+        np.testing.assert_array_equal(data[f"X_{split}"].ravel(), np.arange(lo, hi))
+        np.testing.assert_array_equal(data[f"y_{split}"], np.arange(lo, hi) % 10)
+    np.testing.assert_array_equal(data["X_test"].ravel(), 1e6 + np.arange(*test))
+    centred = get_CIFAR10_data(cifar10_dir=tmp_path, **sizes)
+    mean = (train[1] - 1) / 2  # mean index of the training split
+    np.testing.assert_allclose(centred["X_val"].ravel(), np.arange(*val) - mean, rtol=0,
+                               atol=1e-9)
 
 
 def test_training_split_is_centred(synth_dir: Path) -> None:
@@ -245,17 +288,6 @@ def test_synthetic_dataset_rejects_bad_shape() -> None:
         synthetic_dataset(10, 10, 10, image_shape=(3, 0, 8))
 
 
-def test_data_module_imports_no_solution_module() -> None:
-    # A given module: it may be copied into a student's sandbox (reference/__init__.py).
-    code = ("import sys, reference.data; "
-            "bad = [m for m in sys.modules if m.split('.')[0] == 'reference' and "
-            "m.split('.')[-1] in ('layers', 'layer_utils', 'optim', 'fc_net')]; "
-            "sys.exit(1 if bad else 0)")
-    result = subprocess.run([sys.executable, "-c", code], check=False,  # noqa: S603
-                            cwd=Path(__file__).resolve().parents[2])
-    assert result.returncode == 0
-
-
 # ------------------------------------------------------------------ the near-CIFAR copy
 
 
@@ -286,3 +318,9 @@ def test_standard_split_on_the_shared_cifar_copy() -> None:
     np.testing.assert_array_equal(data["y_test"], y_test[:1000])
     np.testing.assert_allclose(data["X_train"].mean(axis=0), 0.0, atol=1e-9)
     assert np.array_equal(np.bincount(data["y_train"], minlength=10) > 4000, np.ones(10, bool))
+    # A non-default size: val = images 4900..4999, i.e. the end of data_batch_1 (the starters).
+    small = get_CIFAR10_data(num_training=4900, num_validation=100, num_test=10,
+                             subtract_mean=False, cifar10_dir=root)
+    X1, y1 = load_CIFAR_batch(root / "data_batch_1")
+    np.testing.assert_array_equal(small["y_val"], y1[4900:5000])
+    np.testing.assert_array_equal(small["X_val"], X1[4900:5000].transpose(0, 3, 1, 2))

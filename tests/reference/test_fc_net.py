@@ -184,18 +184,33 @@ def test_fc_net_rejects_bad_arguments(kwargs: dict[str, Any]) -> None:
 # FullyConnectedNet: gradients and loss
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("reg", [0.0, 0.7])
-@pytest.mark.parametrize(("normalization", "keep"), [
-    (None, 1), ("batchnorm", 1), ("layernorm", 1),
-    (None, 0.6), ("batchnorm", 0.5), ("layernorm", 0.75)])
-def test_fc_net_gradients(seed: int, reg: float, normalization: str | None, keep: float) -> None:
+_ARCHITECTURES = ([5], [6, 5], [4, 5, 3])  # 1 to 3 hidden layers
+_NORM_KEEP = ((None, 1), ("batchnorm", 1), ("layernorm", 1),
+              (None, 0.6), ("batchnorm", 0.5), ("layernorm", 0.75))
+_SEED_N = ((0, 2), (231, 5), (7, 1))  # batch sizes 1..5 across the seeds
+_GRADIENT_CASES = [
+    pytest.param(hidden, norm, keep, reg, seed, n,
+                 id=f"h{'x'.join(map(str, hidden))}-{norm}-keep{keep}-reg{reg}-seed{seed}-N{n}")
+    for hidden in _ARCHITECTURES
+    for norm, keep in _NORM_KEEP
+    for reg in (0.0, 0.7)
+    for seed, n in _SEED_N
+    # Batch norm of a single example is constant (x - mean = 0): nothing upstream to check.
+    if not (norm == "batchnorm" and n == 1)
+]
+
+
+@pytest.mark.parametrize(("hidden_dims", "normalization", "keep", "reg", "seed", "n"),
+                         _GRADIENT_CASES)
+def test_fc_net_gradients(hidden_dims: list[int], normalization: str | None, keep: float,
+                          reg: float, seed: int, n: int) -> None:
     """float64, dropout seeded (it reseeds at every call, so the loss is a fixed function)."""
     np.random.seed(seed)
-    X, y = np.random.randn(4, 7), np.random.randint(4, size=4)
-    model = FullyConnectedNet([6, 5], input_dim=7, num_classes=4, reg=reg, weight_scale=0.5,
-                              dtype=np.float64, normalization=normalization,
+    X, y = np.random.randn(n, 7), np.random.randint(4, size=n)
+    model = FullyConnectedNet(hidden_dims, input_dim=7, num_classes=4, reg=reg,
+                              weight_scale=0.5, dtype=np.float64, normalization=normalization,
                               dropout_keep_ratio=keep, seed=123)
+    assert model.num_layers == len(hidden_dims) + 1
     _jitter_biases(model, seed)
     _check_gradients(model, X, y)
 
@@ -327,6 +342,29 @@ def test_fc_net_dropout_initial_losses(with_gradient_checks: bool) -> None:
             assert max(errors.values()) < 1e-4  # "around e-6 or less ... W2 on the order of e-5"
 
 
+@pytest.mark.parametrize(("keeps", "expected"), [
+    ((1, 0.25, 0.5), (2.3051948273987857, 2.3126468345657742, 2.302437587710995)),
+    ((1, 0.75, 0.5), (2.3051948273987857, 2.29898614757146, 2.302437587710995)),
+], ids=["keep-semantics-seed001", "drop-semantics-keep=1-p"])
+def test_c147_fc_dropout_initial_losses(keeps: tuple[float, ...],
+                                        expected: tuple[float, ...]) -> None:
+    """variants.md §5.4: the unseeded UCLA cell, dropout [0, 0.25, 0.5], after the backward cell.
+
+    The backward cell's ``seed: 123`` leaves the stream at "seed 123, then one rand(10, 10)".
+    Seed 001 read p as a keep probability (0 = off); the docstring's drop semantics is
+    keep = 1 - p (the same row is CS182's, §6.4 item 10).
+    """
+    np.random.seed(123)
+    np.random.rand(10, 10)
+    X = np.random.randn(N, D)
+    y = np.random.randint(C, size=(N,))
+    for keep, value in zip(keeps, expected, strict=True):
+        model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, weight_scale=5e-2,
+                                  dtype=np.float64, dropout_keep_ratio=keep, seed=123)
+        loss, _ = model.loss(X, y)
+        assert abs(loss - value) <= 1e-12, keep
+
+
 def _cs182_linspace_model(bn_mode_line: str) -> tuple[FullyConnectedNet, np.ndarray]:
     model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, normalization="batchnorm",
                               reg=0, weight_scale=5e-2, dtype=np.float64, bn_mode_line=bn_mode_line)
@@ -352,6 +390,30 @@ def test_cs182_expected_bn_forward_output_needs_the_starter_line() -> None:
     model, X = _cs182_linspace_model("starter")
     error = rel_error(model.loss(X), _EXPECTED_BN_FORWARD_OUTPUT)
     assert error < 1e-7
-    assert error == pytest.approx(5.0e-08, rel=1e-3)
+    assert abs(error - 5.00e-08) <= 0.005e-08 + 1e-12  # printed "%.2e": to its precision
     model, X = _cs182_linspace_model("fixed")
     assert rel_error(model.loss(X), _EXPECTED_BN_FORWARD_OUTPUT) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_cs182_bn_initial_losses_after_the_chain() -> None:
+    """variants.md §6.4 item 5: 2.225590601134652 / 7.264561247023963 in order from cell 2.
+
+    Cell 2 reseeds with 7 and draws W1, W2 and 51 batches; cell 3 draws x, gamma, beta, dout;
+    cell 5 builds the linspace model (its weight draws count), then X, y and one model per reg.
+    """
+    np.random.seed(7)
+    np.random.randn(50, 60)
+    np.random.randn(60, 3)
+    for _ in range(51):
+        np.random.randn(200, 50)
+    for shape in ((4, 5), (5,), (5,), (4, 5)):  # cell 3: x, gamma, beta, dout
+        np.random.randn(*shape)
+    _cs182_linspace_model("starter")
+    X = np.random.randn(N, D)
+    y = np.random.randint(C, size=(N,))
+    for reg, value in ((0, 2.225590601134652), (3.14, 7.264561247023963)):
+        model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, normalization="batchnorm",
+                                  reg=reg, weight_scale=5e-2, dtype=np.float64,
+                                  bn_mode_line="starter")
+        loss, _ = model.loss(X, y)
+        assert abs(loss - value) <= 1e-12, reg

@@ -74,6 +74,7 @@ def grade_submission(submission: intake.Submission, *, spec: Spec | None = None,
     workdir.mkdir(parents=True, exist_ok=True)
     workspace = discover.stage_layout(found_files, spec.student_modules, workdir / "src")
     _overlay_given(spec, workspace)
+    stood_in = _add_stand_ins(spec, workspace)
     runtime = stage_runtime(workdir / "runtime")
     scratch = workdir / "scratch"
     scratch.mkdir()
@@ -82,10 +83,14 @@ def grade_submission(submission: intake.Submission, *, spec: Spec | None = None,
                                modules={m: spec.dotted(m) for m in spec.student_modules},
                                output_path=workdir / "output.txt")
         with Session(config, box) as session:
-            checks = run_checks(spec, session, missing=found_files.missing, timeout=limits.check_seconds,
+            stood_in_paths = {rel for rel, _ in stood_in}
+            missing = [m for m in found_files.missing if spec.student_modules[m] not in stood_in_paths]
+            checks = run_checks(spec, session, missing=missing, timeout=limits.check_seconds,
                                 output_bytes=limits.output_bytes, budget=limits.submission_seconds)
-        notes = tuple(box.limit_notes)
+        notes = (*submission.notes, *box.limit_notes)
         log = session.output_since(0, LOG_BYTES)
+    notes = (*(f"{rel} was not in the submission; the starter's {kind} stand-in was used" for rel, kind in stood_in),
+             *notes)
     if isolation != "bwrap":
         notes = ("isolation was OFF (--sandbox process): student code ran without namespaces", *notes)
     return SubmissionResult(
@@ -114,6 +119,29 @@ def _overlay_given(spec: Spec, workspace: Path) -> None:
         shutil.copyfile(REFERENCE_DIR / GIVEN_SOURCES[module], dest)
 
 
+STAND_IN_DIR = Path(__file__).with_name("stand_ins")
+
+
+def _add_stand_ins(spec: Spec, workspace: Path) -> list[tuple[str, str]]:
+    """Write the spec's stand-ins for course files the submission lacks; returns (path, kind)."""
+    added = []
+    for rel, kind in spec.stand_ins.items():
+        dest = workspace / rel
+        if dest.exists():
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        folder = dest.parent
+        while folder != workspace and workspace in folder.parents:  # a package, as the starter's
+            (folder / "__init__.py").touch(exist_ok=True)
+            folder = folder.parent
+        if kind == "empty":
+            dest.write_text(f'"""Empty stand-in for {rel} (not graded here; imported by graded code)."""\n')
+        else:
+            shutil.copyfile(STAND_IN_DIR / f"{kind}.py", dest)
+        added.append((rel, kind))
+    return added
+
+
 def _failed(name: str, spec: Spec | None, detection: str, isolation: str, error: str) -> SubmissionResult:
     checks: tuple[CheckResult, ...] = ()
     if spec is not None:
@@ -132,7 +160,8 @@ def grade(paths: Sequence[Path], *, out: Path, assignment: str | None = None, jo
     resolve_mode(sandbox)  # refuse early, before any work, when isolation is unavailable
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="nngrader-") as tmp:
-        submissions = intake.collect([Path(p) for p in paths], Path(tmp) / "intake")
+        packages = intake.bundled_package_names() | intake.package_names([spec] if spec else [])
+        submissions = intake.collect([Path(p) for p in paths], Path(tmp) / "intake", packages=packages)
         results: list[SubmissionResult] = []
 
         def done(result: SubmissionResult) -> None:

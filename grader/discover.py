@@ -1,13 +1,23 @@
-"""Finds a student's modules wherever they sit and rebuilds the course layout for import."""
+"""Finds a student's modules wherever they sit and rebuilds the course layout for import.
+
+Only regular files count: symlinks, fifos and devices are never read, and folders are walked
+without following links (``.git``, caches and virtualenvs are not walked at all), so a root that
+did not come through ``grader.intake`` still cannot lead discovery out of the submission.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.intake import SKIP_DIRS
+
+__all__ = ["Discovery", "find_files", "package_dirs", "stage_layout"]
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass(frozen=True)
@@ -22,9 +32,30 @@ class Discovery:
     """Logical name -> other candidates when more than one file had the name."""
 
 
+def _regular_py(folder: Path) -> Iterator[Path]:
+    """The ``.py`` regular files directly in ``folder`` (symlinks and special files excluded)."""
+    with os.scandir(folder) as it:
+        for item in it:
+            if item.name.endswith(".py") and item.is_file(follow_symlinks=False):
+                yield Path(item.path)
+
+
 def _python_files(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*.py")
-            if not p.is_symlink() and not any(part in SKIP_DIRS for part in p.relative_to(root).parts)]
+    files: list[Path] = []
+    for folder, dirnames, _ in os.walk(root, followlinks=False):
+        # os.walk lists links to folders among dirnames but, with followlinks=False, never enters them.
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        files.extend(_regular_py(Path(folder)))
+    return files
+
+
+def _copy_regular(src: Path, dest: Path) -> None:
+    """Copy ``src`` only if it is (still) a regular file; never through a symlink."""
+    with os.fdopen(os.open(src, _OPEN_FLAGS), "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(f"{src} is not a regular file")
+        with open(dest, "wb") as out:
+            shutil.copyfileobj(f, out)
 
 
 def _suffix_match(path: Path, canonical: str) -> int:
@@ -73,15 +104,16 @@ def stage_layout(discovery: Discovery, canonical: Mapping[str, str], dest: Path)
     for logical, src in discovery.found.items():
         target = dest / canonical[logical]
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, target)
+        _copy_regular(src, target)
     for logical, src in discovery.found.items():
         folder = (dest / canonical[logical]).parent
-        for sibling in src.parent.glob("*.py"):
-            if not sibling.is_symlink() and not (folder / sibling.name).exists():
-                shutil.copyfile(sibling, folder / sibling.name)
+        for sibling in sorted(_regular_py(src.parent)):
+            if not (folder / sibling.name).exists():
+                _copy_regular(sibling, folder / sibling.name)
     for rel in canonical.values():
         folder = (dest / rel).parent
         while folder != dest and dest in folder.parents:
+            folder.mkdir(parents=True, exist_ok=True)  # the module may be missing: the package still imports
             (folder / "__init__.py").touch(exist_ok=True)
             folder = folder.parent
     return dest

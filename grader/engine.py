@@ -135,12 +135,17 @@ def _raised_message(check: Check, spec: Spec, exc: StudentRaised) -> str:
         return f"{exc.detail} (looked for {spec.api.name(check.subject)!r} in {spec.student_modules.get(spec.module_of(check.subject), '?')})"
     if exc.type == "ProtocolError":
         return f"the student's code returned something that cannot be graded: {exc.detail}"
+    if check.visibility != "visible":
+        # The exception text is the student's code talking, and a hidden check's inputs are in
+        # its reach (``raise ValueError(repr(x))``): only the type and the place are reported.
+        return f"raised {exc.type}{_where(exc)} (the message is not shown for hidden checks)"
     return f"raised {exc}{_where(exc)}"
 
 
 def score_checks(results: Sequence[CheckResult], checks: Sequence[Check]) -> tuple[CheckResult, ...]:
     """Apply award rules and root causes (pure; results and checks in the same order)."""
     by_id: Mapping[str, CheckResult] = {r.check_id: r for r in results}
+    by_checks: Mapping[str, Check] = {c.id: c for c in checks}
     out = []
     for result, check in zip(results, checks):
         if check.award == "informative":
@@ -152,8 +157,28 @@ def score_checks(results: Sequence[CheckResult], checks: Sequence[Check]) -> tup
                                  f"; no points: backward and forward agree, but the value check "
                                  f"{check.value_check!r} failed, so they are consistently wrong")
         if result.status != "passed":
-            cause = next((d for d in check.depends if d in by_id and by_id[d].status != "passed"), None)
+            cause = root_cause(check.id, by_checks, by_id)
             if cause:
                 result = replace(result, root_cause=cause)
         out.append(result)
     return tuple(out)
+
+
+def root_cause(check_id: str, checks: Mapping[str, Check], results: Mapping[str, CheckResult]) -> str | None:
+    """The deepest failed dependency of a check, following ``depends`` transitively.
+
+    Only dependencies that carry points can be a root cause: an optional check that was skipped
+    or failed (e.g. extra-credit ``batchnorm_backward_alt``) explains nothing. Pure.
+    """
+    def failed(dep: str) -> bool:
+        return (dep in results and dep in checks and results[dep].status != "passed"
+                and checks[dep].points > 0 and checks[dep].award != "informative")
+
+    cause, seen = None, {check_id}
+    current = check_id
+    while True:
+        nxt = next((d for d in checks[current].depends if d not in seen and failed(d)), None)
+        if nxt is None:
+            return cause
+        cause, current = nxt, nxt
+        seen.add(nxt)

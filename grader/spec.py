@@ -7,6 +7,7 @@ this code reads; older versions are upgraded by the steps in ``UPGRADES``.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -25,8 +26,26 @@ CHECK_KINDS = ("value", "gradient", "model_init", "model_loss", "dropout", "solv
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 STATE_KEYS = ("velocity", "cache", "m", "v", "t")
 GIVEN_MODULES = ("solver", "gradient_check", "data")
+STAND_INS = ("empty", "layer_utils")
+"""What can stand in for a course module a submission lacks: an empty module (a CNN-part helper
+such as ``fast_layers.py`` that graded code imports but never calls), or the starter's
+``layer_utils`` composites over the student's own layers."""
 LIMIT_KEYS = ("check_seconds", "submission_seconds", "cpu_seconds", "memory_bytes", "max_processes",
-              "max_open_files", "max_file_bytes", "output_bytes")
+              "max_open_files", "max_file_bytes", "output_bytes", "threads")
+_NET_PARAMS = ("hidden_dims", "hidden_dim", "input_dim", "num_classes", "weight_scale", "dtype",
+               "normalization", "dropout_keep", "dropout_seed", "reg")
+CHECK_PARAMS: dict[str, tuple[str, ...]] = {
+    "value": ("mode", "eps", "momentum", "scale", "shift", "warmup", "fixture", "learning_rate",
+              "decay_rate", "beta1", "beta2", "epsilon", "t", "fresh"),
+    "gradient": ("h", "scale", "shift", "mode"),
+    "model_init": _NET_PARAMS,
+    "model_loss": (*_NET_PARAMS, "num_inputs", "linspace", "labels", "perturb", "scores"),
+    "dropout": ("keep", "shift"),
+    "solver": ("update_rule", "learning_rate", "hidden_dims", "num_epochs", "batch_size", "num_train",
+               "num_val", "image_size", "min_accuracy", "weight_scale", "reg", "lr_decay"),
+}
+"""The ``params`` keys each check kind reads (a misspelt key would otherwise be ignored silently)."""
+SHAPE_NAMES = ("x", "w", "b", "gamma", "beta", "dout", "dw", "running_mean")
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 """schema version -> function upgrading a raw spec of that version to the next one."""
 
@@ -106,12 +125,22 @@ class Part:
 
 @dataclass(frozen=True)
 class FinalAccuracy:
-    """Score rule for the trained model: points * clip((floor(X) - lower) / (upper - lower), 0, 1)."""
+    """Score rule for the trained model: points * clip((floor(X) - lower) / (upper - lower), 0, 1).
+
+    X is the accuracy in percent. ``lower == upper`` is a threshold: all points at ``upper``.
+    """
 
     lower: float
     upper: float
     points: float
     split: str = "val"
+
+    def score(self, accuracy_percent: float) -> float:
+        """Points for an accuracy in percent (UCLA: ``min(floor(X - 32) / 28, 1)`` of the points)."""
+        x = math.floor(accuracy_percent)
+        if self.upper == self.lower:
+            return self.points if x >= self.upper else 0.0
+        return self.points * min(max((x - self.lower) / (self.upper - self.lower), 0.0), 1.0)
 
 
 @dataclass(frozen=True)
@@ -136,6 +165,8 @@ class Spec:
     """Evidence used to recognise submissions of this course (package names, signatures)."""
     limits: Mapping[str, float] = field(default_factory=dict)
     """Sandbox limits this course sets (``grader.sandbox.Limits`` field names); the CLI overrides them."""
+    stand_ins: Mapping[str, str] = field(default_factory=dict)
+    """Course path -> stand-in kind (``STAND_INS``), supplied only when the submission lacks the file."""
 
     def module_of(self, canonical: str) -> str:
         """Logical module that defines a canonical function or class."""
@@ -146,7 +177,17 @@ class Spec:
         return self.student_modules[logical].removesuffix(".py").replace("/", ".")
 
     def tolerance(self, check: Check, dtype: str = "float64") -> Tolerance:
-        return check.tolerance or self.tolerances[dtype]
+        """The tolerance for a student output of ``dtype``: the check's override, else the spec's.
+
+        A float32 output is never held to less than the spec's float32 tolerance, so a check's
+        tight float64 override does not fail float32 arithmetic the spec permits.
+        """
+        default = self.tolerances[dtype]
+        if check.tolerance is None:
+            return default
+        if dtype == "float32":
+            return Tolerance(max(check.tolerance.rtol, default.rtol), max(check.tolerance.atol, default.atol))
+        return check.tolerance
 
     def for_offering(self, offering: str | None) -> Spec:
         """This spec with an offering's api overrides applied."""
@@ -200,7 +241,7 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
     r.only("schema_version", "id", "title", "layout", "api", "tolerance", "parts", "checks", "final_accuracy",
            "offerings", "detect", "limits")
     layout = r.table("layout")
-    layout.only("student", "given")
+    layout.only("student", "given", "stand_ins")
     student = {k: layout.table("student").str(k) for k in layout.table("student").keys()}
     for logical, rel in student.items():
         if not rel.endswith(".py") or rel.startswith("/") or ".." in rel.split("/"):
@@ -210,6 +251,11 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
     for rel, module in given.items():
         if module not in GIVEN_MODULES:
             raise SpecError(path, f"layout.given.{rel}", f"{module!r} is not one of {list(GIVEN_MODULES)}")
+    stand_in_table = layout.table("stand_ins", required=False)
+    stand_ins = {k: stand_in_table.choice(k, STAND_INS) for k in stand_in_table.keys()}
+    for rel in stand_ins:
+        if not rel.endswith(".py") or rel.startswith("/") or ".." in rel.split("/") or rel in given:
+            raise SpecError(path, stand_in_table.key(rel), "must be a relative .py path that is not a given module")
     api = _parse_api(r.table("api", required=False))
     tolerances = _parse_tolerances(r.table("tolerance", required=False))
     parts = tuple(Part(p.str("id"), p.str("title")) for p in r.array("parts"))
@@ -221,8 +267,8 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
     if final.keys():
         final.only("lower", "upper", "points", "split")
         final_accuracy = FinalAccuracy(final.num("lower"), final.num("upper"), final.num("points"), final.str("split", "val"))
-        if final_accuracy.upper <= final_accuracy.lower:
-            raise SpecError(path, "final_accuracy.upper", "must be greater than lower")
+        if final_accuracy.upper < final_accuracy.lower:
+            raise SpecError(path, "final_accuracy.upper", "must not be below lower (equal: a threshold)")
     offerings_table = r.table("offerings", required=False)
     offerings: dict[str, Mapping[str, Any]] = {}
     for name in offerings_table.keys():
@@ -247,7 +293,7 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
     return Spec(
         id=r.str("id"), title=r.str("title"), path=path, student_modules=student, given_modules=given,
         api=api, tolerances=tolerances, parts=parts, checks=checks, final_accuracy=final_accuracy,
-        offerings=offerings, detect=dict(detect.raw), limits=limits,
+        offerings=offerings, detect=dict(detect.raw), limits=limits, stand_ins=stand_ins,
     )
 
 
@@ -271,6 +317,13 @@ def _parse_api(t: _Reader) -> Api:
         compat=t.bool("compat", d.compat),
         flip_policy=t.choice("flip_policy", ("no_credit", "credit"), d.flip_policy),
     )
+    known = known_names()
+    for name in api.names:
+        if name not in known:
+            raise SpecError(t.path, names.key(name), f"is not a canonical name; known: {', '.join(sorted(known))}")
+    for name in api.not_student_work:
+        if name not in known:
+            raise SpecError(t.path, t.key("not_student_work"), f"{name!r} is not a canonical name")
     return api
 
 
@@ -293,6 +346,7 @@ def _parse_check(c: _Reader, part_ids: set[str]) -> Check:
     if part not in part_ids:
         raise SpecError(c.path, c.key("part"), f"unknown part {part!r}; declared parts: {sorted(part_ids)}")
     shapes_t = c.table("shapes", required=False)
+    shapes_t.only(*SHAPE_NAMES)
     shapes = {}
     for name in shapes_t.keys():
         dims = shapes_t.raw[name]
@@ -310,12 +364,46 @@ def _parse_check(c: _Reader, part_ids: set[str]) -> Check:
     value_check = c.str("value_check", "") or None
     if award == "with_value" and value_check is None:
         raise SpecError(c.path, c.key("value_check"), "award = 'with_value' needs the id of the value check")
+    params = c.table("params", required=False)
+    params.only(*CHECK_PARAMS[kind])
+    _validate_params(params)
+    seed = c.int("seed", 0)
+    if not 0 <= seed < 2**32:
+        raise SpecError(c.path, c.key("seed"), f"{seed} is not a valid seed (0 <= seed < 2**32)")
     return Check(
         id=check_id, part=part, kind=kind, subject=c.str("subject"), points=points,
-        visibility=c.choice("visibility", VISIBILITIES, "visible"), seed=c.int("seed", 0),
-        title=c.str("title", check_id), shapes=shapes, params=dict(c.table("params", required=False).raw),
+        visibility=c.choice("visibility", VISIBILITIES, "visible"), seed=seed,
+        title=c.str("title", check_id), shapes=shapes, params=dict(params.raw),
         tolerance=tolerance, award=award, value_check=value_check, depends=tuple(c.str_list("depends", [])),
     )
+
+
+def _validate_params(p: _Reader) -> None:
+    """Ranges of the params whose wrong values would silently test something else."""
+    for name in ("keep", "dropout_keep"):
+        if name not in p.raw:
+            continue
+        values = p.raw[name] if isinstance(p.raw[name], list) else [p.raw[name]]
+        top = 1.0 if name == "dropout_keep" else 1.0 - 1e-12  # a net may run without dropout
+        if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= top
+                                 for v in values):
+            raise SpecError(p.path, p.key(name), "must be keep probabilities in (0, 1)"
+                            + (" or 1 (no dropout)" if name == "dropout_keep" else ""))
+    for name in ("hidden_dims",):
+        if name in p.raw and not (isinstance(p.raw[name], list) and p.raw[name]
+                                  and all(isinstance(v, int) and v > 0 for v in p.raw[name])):
+            raise SpecError(p.path, p.key(name), "must be a non-empty list of positive integers")
+    for name in ("input_dim", "num_classes", "hidden_dim", "num_inputs", "warmup", "num_epochs",
+                 "batch_size", "num_train", "num_val", "image_size", "t"):
+        if name in p.raw and not (isinstance(p.raw[name], int) and not isinstance(p.raw[name], bool)
+                                  and p.raw[name] >= (0 if name in ("warmup", "t") else 1)):
+            raise SpecError(p.path, p.key(name), "must be a positive integer")
+    if "normalization" in p.raw and p.raw["normalization"] not in ("batchnorm", "layernorm", ""):
+        raise SpecError(p.path, p.key("normalization"), "must be 'batchnorm' or 'layernorm'")
+    if "dtype" in p.raw and p.raw["dtype"] not in ("float32", "float64"):
+        raise SpecError(p.path, p.key("dtype"), "must be 'float32' or 'float64'")
+    if "mode" in p.raw and p.raw["mode"] not in ("train", "test"):
+        raise SpecError(p.path, p.key("mode"), "must be 'train' or 'test'")
 
 
 def _validate_checks(checks: tuple[Check, ...], student: Mapping[str, str], path: Path) -> None:
@@ -333,11 +421,24 @@ def _validate_checks(checks: tuple[Check, ...], student: Mapping[str, str], path
         module = SUBJECT_MODULES.get(check.subject, "layers")
         if module not in student:
             raise SpecError(path, f"{key}.subject", f"{check.subject!r} lives in module {module!r}, which layout.student does not declare")
-    ids = {c.id for c in checks}
+    by_id = {c.id: c for c in checks}
     for i, check in enumerate(checks):
-        for dep in (*check.depends, *([check.value_check] if check.value_check else [])):
-            if dep not in ids:
-                raise SpecError(path, f"checks[{i}]", f"refers to unknown check {dep!r}")
+        for j, dep in enumerate(check.depends):
+            if dep not in by_id or dep == check.id:
+                what = "itself" if dep == check.id else f"unknown check {dep!r}"
+                raise SpecError(path, f"checks[{i}].depends[{j}]", f"refers to {what}")
+        if check.value_check is not None:
+            target = by_id.get(check.value_check)
+            if target is None or target is check or target.kind != "value":
+                raise SpecError(path, f"checks[{i}].value_check",
+                                f"{check.value_check!r} is not the id of another check of kind 'value'")
+
+
+def known_names() -> set[str]:
+    """Every canonical function or class name a spec may refer to (``names``, ``not_student_work``)."""
+    from grader.subjects import SUBJECTS
+
+    return {s for subjects in SUBJECTS.values() for s in subjects} | set(SUBJECT_MODULES)
 
 
 class _Reader:

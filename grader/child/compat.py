@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 NUMPY_ALIASES: dict[str, Any] = {
+    "bool": bool,  # missing in numpy 1.24-1.26 only (2.0 brought np.bool back, which is kept)
     "float": float,
     "int": int,
     "object": object,
@@ -107,9 +108,17 @@ def _stand_ins() -> dict[str, types.ModuleType]:
         "six.moves": six_moves,
         "six.moves.cPickle": pickle,  # type: ignore[dict-item]
     }
-    for name in ("torch", "torch.nn", "torch.nn.functional"):
+    for name in TORCH_MODULES:
         mods[name] = _Unavailable(name)
+    for name in TORCH_MODULES:  # ``from torch import nn`` reads the attribute of the parent
+        parent, _, child = name.rpartition(".")
+        if parent:
+            object.__setattr__(mods[parent], child, mods[name])
     return mods
+
+
+TORCH_MODULES = ("torch", "torch.nn", "torch.nn.functional", "torch.autograd", "torch.optim", "torch.utils",
+                 "torch.utils.data", "torchvision", "torchvision.transforms", "torchvision.datasets")
 
 
 class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -43,6 +43,10 @@ class Kept:
         self.hid = hid
 
 
+class _InjectedCache(tuple):  # noqa: SLOT001 - a marker type, nothing more
+    """Cache ``(dropout_param, mask)`` made by the injected dropout forward."""
+
+
 class StudentError(Exception):
     """The student's code raised, or returned something that cannot be graded."""
 
@@ -55,6 +59,7 @@ class Harness:
         self.workspace = ""
         self.handles: dict[str, Any] = {}
         self.dropout_calls = 0
+        self.dropout_ps: list[float | None] = []
         self._next_handle = 0
         self._patched: list[tuple[Any, str, Any]] = []
 
@@ -109,6 +114,7 @@ class Harness:
     def op_reset(self, req: dict[str, Any]) -> Any:
         self.handles.clear()
         self.dropout_calls = 0
+        self.dropout_ps = []
         for module, name, original in reversed(self._patched):  # undo op_dropout
             setattr(module, name, original)
         self._patched.clear()
@@ -201,31 +207,48 @@ class Harness:
 
         def dropout_forward(x: Any, dropout_param: dict[str, Any]) -> Any:
             if dropout_param.get("mode") != "train":
-                return x, (dropout_param, None)
+                return x, _InjectedCache((dropout_param, None))
             # Calls beyond the hidden layers (dropout after the last affine) keep everything; the
             # host counts the calls and names the mistake.
             index = harness.dropout_calls
             mask = masks[index] if index < len(masks) and masks[index].shape == x.shape else np.ones_like(x)
             harness.dropout_calls += 1
-            return (x * mask).astype(x.dtype, copy=False), (dropout_param, mask)
+            # The host checks that the net passes the course's p (keep or drop probability).
+            p = dropout_param.get("p")
+            harness.dropout_ps.append(float(p) if isinstance(p, (int, float, np.floating)) else None)
+            return (x * mask).astype(x.dtype, copy=False), _InjectedCache((dropout_param, mask))
 
-        def dropout_backward(dout: Any, cache: Any) -> Any:
-            dropout_param, mask = cache
-            return dout if mask is None else dout * mask
+        def backward_for(original: Any) -> Any:
+            def dropout_backward(dout: Any, cache: Any) -> Any:
+                # Only caches of the injected forward are ours; a net that calls its own forward
+                # but this module's backward keeps the student's backward.
+                if not isinstance(cache, _InjectedCache):
+                    return original(dout, cache)
+                mask = cache[1]
+                return dout if mask is None else dout * mask
+
+            return dropout_backward
 
         patched = 0
         for dotted in self.modules.values():
             mod = sys.modules.get(dotted)
-            for name, fn in (("dropout_forward", dropout_forward), ("dropout_backward", dropout_backward)):
-                if mod is not None and callable(getattr(mod, name, None)):
-                    self._patched.append((mod, name, getattr(mod, name)))
-                    setattr(mod, name, fn)
+            if mod is None:
+                continue
+            originals = {name: getattr(mod, name, None) for name in ("dropout_forward", "dropout_backward")}
+            replacements = {"dropout_forward": dropout_forward,
+                            "dropout_backward": backward_for(originals["dropout_backward"])}
+            for name, original in originals.items():
+                if callable(original):
+                    self._patched.append((mod, name, original))
+                    setattr(mod, name, replacements[name])
                     patched += 1
         self.dropout_calls = 0
+        self.dropout_ps = []
         return {"patched": patched}
 
     def op_dropout_calls(self, _req: dict[str, Any]) -> Any:
-        return self.dropout_calls
+        """How often the patched dropout ran in train mode since the patch, and the p of each call."""
+        return {"calls": self.dropout_calls, "p": list(self.dropout_ps)}
 
     def op_train(self, req: dict[str, Any]) -> Any:
         """Train a student model with the trusted Solver; report losses and trained params."""

@@ -45,6 +45,19 @@ def _write(tmp_path: Path, text: str) -> Path:
         ('"cs231n/solver.py" = "solver"', '"cs231n/solver.py" = "layers"', "layout.given.cs231n/solver.py", "not one of"),
         ("bn_mode_line", "bn_mode_lines", "api.bn_mode_lines", "unknown key"),
         ('shapes = { x = [2, 4, 5, 6]', 'shapes = { x = [2, -4, 5, 6]', "checks[0].shapes.x", "positive integers"),
+        ('shapes = { x = [2, 4, 5, 6]', 'shapes = { xx = [2, 4, 5, 6]', "checks[0].shapes.xx", "unknown key"),
+        ("dropout_keep = 0.75 }", "dropout_kep = 0.75 }", "checks[29].params.dropout_kep", "unknown key"),
+        ("params = { keep = [0.25, 0.4, 0.7] }", "params = { keep = [0.0, 1.5] }", "checks[27].params.keep",
+         "keep probabilities"),
+        ("seed = 231", "seed = -1", "checks[0].seed", "not a valid seed"),
+        ('normalization = "batchnorm", num_inputs = 4 }', 'normalization = "batch", num_inputs = 4 }',
+         "checks[24].params.normalization", "'batchnorm' or 'layernorm'"),
+        ('value_check = "affine_backward"', 'value_check = "affine_backward_numeric"',
+         "checks[2].value_check", "another check of kind 'value'"),
+        ('depends = ["fc_loss"]', 'depends = ["fc_loss_reg"]', "checks[9].depends[0]", "itself"),
+        ('not_student_work = ["sgd_momentum"', 'not_student_work = ["sgd_momentm"', "offerings.2025.not_student_work",
+         "not a canonical name"),
+        ("upper = 50\n", "upper = 40\n", "final_accuracy.upper", "must not be below lower"),
     ],
 )
 def test_errors_name_file_key_and_problem(tmp_path: Path, old: str, new: str, key: str, problem: str) -> None:
@@ -96,3 +109,28 @@ def test_limits_come_from_defaults_then_spec_then_command_line(tmp_path: Path) -
     assert spec_limits(spec, check_seconds=3.0).check_seconds == 3.0
     with pytest.raises(SpecError, match="unknown key"):
         load_spec(_write(tmp_path, VALID.replace("check_seconds = 60", "wall = 60")))
+
+
+@pytest.mark.parametrize(("lower", "upper", "accuracy", "points"),
+                         [(32, 60, 60.3, 10.0), (32, 60, 46.9, 5.0), (32, 60, 31.0, 0.0), (32, 60, 88.0, 10.0),
+                          (50, 50, 49.99, 0.0), (50, 50, 50.2, 10.0)])
+def test_final_accuracy_rule(lower: float, upper: float, accuracy: float, points: float) -> None:
+    from grader.spec import FinalAccuracy
+
+    # UCLA: min(floor(X - 32) / 28, 1); 46.9% -> floor 46 -> 14/28 of the points.
+    assert FinalAccuracy(lower, upper, 10.0).score(accuracy) == pytest.approx(points)
+
+
+def test_float32_outputs_get_at_least_the_specs_float32_tolerance() -> None:
+    from dataclasses import replace
+
+    from grader.spec import Tolerance
+
+    spec = load_spec(spec_dir() / "cs231n-2021.toml")
+    check = next(c for c in spec.checks if c.tolerance is not None)
+    assert spec.tolerance(check, "float64") == check.tolerance
+    f32 = spec.tolerances["float32"]
+    assert spec.tolerance(check, "float32") == Tolerance(max(check.tolerance.rtol, f32.rtol),
+                                                         max(check.tolerance.atol, f32.atol))
+    loose = replace(check, tolerance=Tolerance(1e-2, 1e-2))
+    assert spec.tolerance(loose, "float32") == Tolerance(1e-2, 1e-2)

@@ -89,15 +89,17 @@ def grade_submission(submission: intake.Submission, *, spec: Spec | None = None,
                                 output_bytes=limits.output_bytes, budget=limits.submission_seconds)
         notes = (*submission.notes, *box.limit_notes)
         log = session.output_since(0, LOG_BYTES)
-    notes = (*(f"{rel} was not in the submission; the starter's {kind} stand-in was used" for rel, kind in stood_in),
-             *notes)
+    # Empty stand-ins (CNN helpers nobody calls) are recorded in extra; a substituted
+    # layer_utils changes what the student's net runs, so the report says so.
+    notes = (*(f"{rel} was not in the submission; the starter's {kind} stand-in was used"
+               for rel, kind in stood_in if kind != "empty"), *notes)
     if isolation != "bwrap":
         notes = ("isolation was OFF (--sandbox process): student code ran without namespaces", *notes)
     return SubmissionResult(
         name=submission.name, assignment=spec.id, detection=detection, checks=checks, isolation=isolation,
         notes=notes, seconds=time.monotonic() - start,
         extra={"files": {k: str(v.relative_to(submission.root)) for k, v in found_files.found.items()},
-               "missing": list(found_files.missing)},
+               "missing": list(found_files.missing), "stand_ins": dict(stood_in)},
         log=log,
     )
 

@@ -58,5 +58,5 @@ def test_a_layer_utils_importing_fast_layers_and_im2col_imports(tmp_path: Path) 
         "except ImportError:\n    print('run the following from the daseCV directory and try again:')\n")
     result = grade(sub, "dasecv-2021", tmp_path)
     assert result.score == result.max_score, [(c.check_id, c.message) for c in result.checks if c.status != "passed"]
-    assert any("daseCV/im2col.py was not in the submission; the starter's empty stand-in" in n for n in result.notes)
-    assert not any("fast_layers.py was not in the submission" in n for n in result.notes)
+    assert result.extra["stand_ins"] == {"daseCV/im2col.py": "empty"}
+    assert not any("stand-in" in n for n in result.notes)

@@ -68,6 +68,11 @@ class Context:
         if seed is not None:
             fields["seed"] = seed
         reply = self.request("call", (list(args), kwargs or {}), **fields)
+        # The reply comes from the student's process: its structure is checked, never assumed.
+        if not (isinstance(reply, dict) and "value" in reply
+                and (not return_args or (isinstance(reply.get("args"), list) and len(reply["args"]) == len(args)
+                                         and isinstance(reply.get("kwargs"), dict)))):
+            raise BadReturn("the student's process answered a call with something malformed")
         return reply if return_args else reply["value"]
 
     def request(self, op: str, payload: tuple[list[Any], dict[str, Any]] | None = None, **fields: Any) -> Any:

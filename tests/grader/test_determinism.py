@@ -28,11 +28,19 @@ def graded(path: Path, out: Path, sandbox: str) -> dict:
     return json.loads((out / result.name / "results.json").read_text())
 
 
+BWRAP = pytest.param("bwrap", marks=[
+    pytest.mark.sandbox,
+    pytest.mark.skipif(available_modes()["bwrap"] is not None, reason=f"bwrap unusable: {available_modes()['bwrap']}"),
+])
+
+
 @pytest.mark.skipif(not EXAMPLES.is_dir(), reason="bundled examples missing")
+@pytest.mark.parametrize("sandbox", ["process", BWRAP])
 @pytest.mark.parametrize("name", ["correct", "bug-dropout-no-scale", "bug-batchnorm-unbiased-var"])
-def test_grading_twice_gives_identical_results(tmp_path: Path, name: str) -> None:
-    first = graded(EXAMPLES / name, tmp_path / "a", "process")
-    second = graded(EXAMPLES / name, tmp_path / "b", "process")
+def test_grading_twice_gives_identical_results(tmp_path: Path, name: str, sandbox: str) -> None:
+    first = graded(EXAMPLES / name, tmp_path / "a", sandbox)
+    second = graded(EXAMPLES / name, tmp_path / "b", sandbox)
+    assert first["isolation"] == sandbox
     assert strip_timing(first) == strip_timing(second)
 
 

@@ -1,7 +1,7 @@
 """``nngrader`` command line: parses arguments and calls ``grader.api``; nothing else.
 
 Exit codes: 0 success (``grade``: every submission graded, whatever the scores), 1 checks failed
-(``check``, ``selftest``), 2 usage error, 3 spec or grader error.
+(``check``: a check worth points failed; ``selftest``), 2 usage error, 3 spec or grader error.
 """
 
 from __future__ import annotations
@@ -9,19 +9,49 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from grader import __version__
 
 
+LIMIT_OPTIONS: tuple[tuple[str, type, str, str, int, str], ...] = (
+    # option, type, metavar, grader.sandbox.Limits field, unit in the field's terms, help
+    ("--timeout", float, "S", "check_seconds", 1, "wall-time limit per check, in seconds"),
+    ("--submission-timeout", float, "S", "submission_seconds", 1,
+     "wall-time limit of a whole submission, in seconds (later checks are not run)"),
+    ("--cpu-seconds", int, "N", "cpu_seconds", 1, "CPU-time limit per process, in seconds"),
+    ("--memory-mb", float, "M", "memory_bytes", 2**20, "memory limit of the student's process tree, in MiB"),
+    ("--max-processes", int, "N", "max_processes", 1, "processes and threads the student's code may run"),
+    ("--max-open-files", int, "N", "max_open_files", 1, "open files per process"),
+    ("--max-file-mb", float, "M", "max_file_bytes", 2**20,
+     "largest file the student's code may write, printed output included, in MiB"),
+    ("--output-kb", float, "K", "output_bytes", 1024, "printed output kept per check, in KiB"),
+    ("--threads", int, "N", "threads", 1, "BLAS/OpenMP threads of the student's process"),
+)
+
+
+def _positive(kind: type) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        return value  # type: ignore[no-any-return]
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, float]:
     """Limits given on the command line (they override the spec's and the defaults)."""
     out: dict[str, float] = {}
-    if args.timeout:
-        out["check_seconds"] = args.timeout
-    if args.memory_mb:
-        out["memory_bytes"] = int(args.memory_mb * 2**20)
+    for option, kind, _metavar, field, unit, _help in LIMIT_OPTIONS:
+        value = getattr(args, option.lstrip("-").replace("-", "_"))
+        if value is not None:
+            out[field] = int(value * unit) if unit != 1 or kind is int else value
     return out
 
 
@@ -44,7 +74,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     result = api.check(args.path, assignment=args.assignment, sandbox=args.sandbox, overrides=_overrides(args))
     print(check_table(result))
-    return 0 if not result.error and all(c.status == "passed" for c in result.checks) else 1
+    # Informative checks and checks worth no points never fail the command.
+    counting = [c for c in result.checks if c.counts and c.max_score > 0]
+    return 0 if not result.error and all(c.status == "passed" for c in counting) else 1
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -88,8 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--sandbox", choices=("auto", "bwrap", "process"), default="auto",
                        help="isolation: auto uses bubblewrap and refuses to run without it; "
                        "'process' runs without namespaces and every report says so")
-        p.add_argument("--timeout", type=float, default=None, metavar="S", help="wall-time limit per check in seconds")
-        p.add_argument("--memory-mb", type=float, default=None, help="memory limit of the student's process")
+        limits = p.add_argument_group("limits", "override the course spec's [limits] and the defaults "
+                                      "(grader.sandbox.Limits)")
+        for option, kind, metavar, _field, _unit, text in LIMIT_OPTIONS:
+            limits.add_argument(option, type=_positive(kind), default=None, metavar=metavar, help=text)
 
     g = sub.add_parser("grade", help="grade submissions into OUT/<name>/results.json")
     g.add_argument("paths", nargs="+", type=Path, help="folders, .zip files or LMS exports")

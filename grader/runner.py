@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from grader.child import protocol
+from grader.sandbox.limits import Limits
 
 CHILD_PACKAGE = Path(__file__).with_name("child")
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
@@ -31,13 +32,19 @@ class StudentFailure(Exception):
 
 
 class StudentRaised(StudentFailure):
-    """The student's code raised (or a name it should define is missing)."""
+    """The student's code raised (or a name it should define is missing).
 
-    def __init__(self, error: Mapping[str, str]) -> None:
+    ``limit`` names the sandbox limit the exception came from (a write past the file size
+    limit, too many open files), when it did; the message then ends with it.
+    """
+
+    def __init__(self, error: Mapping[str, Any], limit: str | None = None) -> None:
         self.type = str(error.get("type", "Exception"))
         self.detail = str(error.get("message", ""))
         self.traceback = str(error.get("traceback", ""))
-        super().__init__(f"{self.type}: {self.detail}" if self.detail else self.type)
+        self.limit = limit
+        text = f"{self.type}: {self.detail}" if self.detail else self.type
+        super().__init__(f"{text}: {limit}" if limit else text)
 
 
 class StudentTimeout(StudentFailure):
@@ -173,12 +180,28 @@ class Session:
             self.stop()
             raise StudentCrashed("the student's process wrote something else on the grader's channel")
         if not reply.get("ok"):
-            raise StudentRaised(reply.get("error") or {})
+            error = reply.get("error")
+            error = error if isinstance(error, dict) else {}
+            raise StudentRaised(error, limit=self._limit_of(error))
         try:
             return protocol.decode(reply.get("value"), out_arrays)
         except protocol.ProtocolError as exc:
             self.stop()
             raise StudentCrashed(str(exc)) from None
+
+    def _limit_of(self, error: Mapping[str, Any]) -> str | None:
+        """The sandbox limit behind an exception the child reported, if any (from its errno).
+
+        A full capture file means the printed output ran into the file size limit: every later
+        ``print`` of the submission fails the same way, so the report says so.
+        """
+        limits = getattr(self.launcher, "limits", None)
+        if not isinstance(limits, Limits):
+            return None
+        limit = limits.limit_of_error(f"{error.get('message', '')}\n{error.get('traceback', '')}")
+        if limit == limits.file_size_message() and self.output_size() >= limits.max_file_bytes:
+            limit += " by the printed output"
+        return limit
 
     def _death_reason(self, exc: Exception) -> str:
         """Explain why the channel broke: exit code, signal, or the limit that was hit."""

@@ -1,9 +1,11 @@
 """Runs untrusted student code with limits and isolation (see docs/sandbox.md).
 
 ``Sandbox`` is one submission's sandbox: it starts child processes as a dedicated unprivileged uid
-(when we are root), inside a cgroup that caps memory and process count, with rlimits, in a new
-session; in ``bwrap`` mode also inside bubblewrap namespaces (no network, a filesystem of exact
-read-only paths plus a private scratch directory). ``kill_all`` leaves no process behind.
+(when we are root), with no-new-privileges, inside a cgroup that caps memory and process count,
+with rlimits, in a new session, with numpy as the only importable package; in ``bwrap`` mode also
+inside bubblewrap namespaces (no network, a filesystem of exact read-only paths, every
+site-packages folder masked down to numpy, plus a private scratch directory). ``kill_all`` leaves
+no process behind; ``Limits`` also words the report message of each limit.
 """
 
 from grader.sandbox.launch import Sandbox, SandboxUnavailable, available_modes, resolve_mode

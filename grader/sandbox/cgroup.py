@@ -4,6 +4,7 @@ RLIMIT_NPROC does not bind root, and a double-forked daemon leaves its process g
 process count and the final sweep rely on a cgroup: every descendant of a member stays a member.
 A group is created below the cgroup we run in (or at the hierarchy's top when that is writable).
 On machines without a writable v1 hierarchy ``CGroup.create`` returns None and the caller notes it.
+``mark`` starts each child's accounting afresh, so a limit one child hit is not reported for the next.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Set
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
@@ -32,6 +34,8 @@ class CGroup:
 
     def __init__(self, dirs: dict[str, Path]) -> None:
         self.dirs = dirs
+        self._base: dict[str, int] | None = None  # counters at the last ``mark``
+        self._peak_reset = True  # whether the last ``mark`` could reset the peak and failcnt
 
     @classmethod
     def create(cls, name: str, *, memory_bytes: int, max_processes: int) -> CGroup | None:
@@ -79,10 +83,11 @@ class CGroup:
                 pass
         return out
 
-    def kill_all(self, timeout: float = 5.0) -> None:
-        """SIGKILL every member until none is left (new forks are caught on the next pass)."""
+    def kill_all(self, timeout: float = 5.0, spare: Set[int] = frozenset()) -> None:
+        """SIGKILL every member but ``spare`` until none is left (new forks are caught on the
+        next pass)."""
         end = time.monotonic() + timeout
-        while (members := self.pids()) and time.monotonic() < end:
+        while (members := self.pids() - spare) and time.monotonic() < end:
             for pid in members:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -90,27 +95,62 @@ class CGroup:
                     pass
             time.sleep(0.01)
 
-    def memory_exhausted(self) -> bool:
-        """Whether the group ran into its memory limit (OOM kills, failed charges, or peak usage)."""
+    def mark(self) -> None:
+        """Start counting afresh: later ``memory_exhausted``/``pids_refused`` see only what
+        happens from now on (call when a child starts; earlier children's hits do not count).
+
+        cgroup v1 accepts a write of 0 to the peak and failure counters; the OOM-kill count and
+        ``pids.events`` cannot be reset, so their current values become the baseline.
+        """
+        group = self.dirs["memory"]
+        self._peak_reset = True
+        for key in ("memory.max_usage_in_bytes", "memory.failcnt"):
+            try:
+                (group / key).write_text("0")
+            except OSError:
+                self._peak_reset = False  # peak and failcnt then stay history: compare to baseline
+        self._base = self._counters()
+
+    def _counters(self) -> dict[str, int]:
+        out = {"oom_kill": 0, "failcnt": 0, "pids_max": 0}
         group = self.dirs["memory"]
         try:
             control = dict(line.split() for line in (group / "memory.oom_control").read_text().splitlines())
-            if int(control.get("oom_kill", 0)) > 0:
-                return True
-            if int((group / "memory.failcnt").read_text()) > 0:
-                return True
-            peak = int((group / "memory.max_usage_in_bytes").read_text())
-            limit = int((group / "memory.limit_in_bytes").read_text())
-            return peak >= limit
+            out["oom_kill"] = int(control.get("oom_kill", 0))
         except (OSError, ValueError):
-            return False
-
-    def pids_refused(self) -> int:
+            pass
+        try:
+            out["failcnt"] = int((group / "memory.failcnt").read_text())
+        except (OSError, ValueError):
+            pass
         try:
             text = (self.dirs["pids"] / "pids.events").read_text()
-            return int(text.split()[1]) if text.startswith("max") else 0
+            out["pids_max"] = int(text.split()[1]) if text.startswith("max") else 0
         except (OSError, ValueError, IndexError):
-            return 0
+            pass
+        return out
+
+    def memory_exhausted(self) -> bool:
+        """Whether the group ran into its memory limit since ``mark`` (OOM kills, failed
+        charges, or peak usage at the limit)."""
+        base = self._base or {"oom_kill": 0, "failcnt": 0}
+        now = self._counters()
+        if now["oom_kill"] > base["oom_kill"] or now["failcnt"] > base["failcnt"]:
+            return True
+        if not self._peak_reset:
+            return False  # the peak may be an earlier child's
+        group = self.dirs["memory"]
+        try:
+            peak = int((group / "memory.max_usage_in_bytes").read_text())
+            limit = int((group / "memory.limit_in_bytes").read_text())
+        except (OSError, ValueError):
+            return False
+        return peak >= limit
+
+    def pids_refused(self) -> int:
+        """How many forks the pids limit refused since ``mark``."""
+        base = self._base or {"pids_max": 0}
+        return max(self._counters()["pids_max"] - base["pids_max"], 0)
 
     def remove(self) -> None:
         for group in self.dirs.values():

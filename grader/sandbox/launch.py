@@ -4,7 +4,12 @@ Modes:
     bwrap    bubblewrap namespaces (pid, net, ipc, uts, mount): no network; the filesystem holds
              only /usr-style system dirs, the Python runtime and numpy by exact path, the grader's
              child runtime and the workspace read-only, and a private writable scratch directory.
-    process  no namespaces (every report says isolation was off); limits and the uid drop still apply.
+             Every site-packages/dist-packages folder in there is masked by an empty tmpfs into
+             which only numpy (and its vendored ``numpy.libs``) is bound back: an installed
+             nngrader (``reference``, ``assignments``, an editable finder naming the checkout) or
+             any other package stays out of reach.
+    process  no namespaces (every report says isolation was off); limits, no-new-privileges and the
+             uid drop still apply, and PYTHONPATH is a staged folder holding only links to numpy.
 
 In both modes, when we are root, the code runs as a dedicated unprivileged uid (61000 + slot, one
 per live sandbox, claimed with a lock file) so that kill(-1) or a fork bomb cannot touch the
@@ -15,6 +20,7 @@ group remain, and ``limit_notes`` says so.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
 import resource
@@ -23,8 +29,9 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from functools import cache
 from pathlib import Path
 from typing import IO
@@ -40,6 +47,12 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "
                "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/alternatives")
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS")
+SITE_DIR_NAMES = ("site-packages", "dist-packages")
+SITE_GLOBS = ("lib*/python*/{name}", "local/lib*/python*/{name}", "python*/{name}", "lib*/{name}", "{name}")
+PR_SET_NO_NEW_PRIVS = 38
+NPROC_MARGIN = 4  # RLIMIT_NPROC above the cgroup's pids.max, so that the cgroup refuses first
+# Loaded now, not between fork and exec (where loading a library is unsafe).
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 class SandboxUnavailable(GraderError):
@@ -82,19 +95,58 @@ def resolve_mode(requested: str) -> str:
 
 
 def runtime_paths() -> list[Path]:
-    """The Python installation and the directories numpy imports from (exact paths)."""
-    import numpy
-
-    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(numpy.__file__).resolve().parent.parent,
-             Path(os.path.realpath(sys.executable)).parent}
+    """The Python installation (exact paths); numpy is bound on its own (``numpy_dirs``)."""
+    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(os.path.realpath(sys.executable)).parent}
     return sorted(p for p in paths if p.exists())
 
 
-def numpy_path() -> list[str]:
-    """Directories to put on PYTHONPATH: the one numpy is installed in (children run without site)."""
+def numpy_dirs() -> list[Path]:
+    """numpy's package folder and, when the wheel vendors its libraries, ``numpy.libs`` beside it.
+
+    That is everything ``import numpy`` needs from its site folder (checked by the sandbox tests,
+    which import numpy inside the sandbox).
+    """
     import numpy
 
-    return [str(Path(numpy.__file__).resolve().parent.parent)]
+    package = Path(numpy.__file__).resolve().parent
+    return [p for p in (package, package.with_name("numpy.libs")) if p.is_dir()]
+
+
+def numpy_path() -> list[str]:
+    """The host folder numpy is installed in (for launchers without a sandbox, e.g. in tests).
+
+    The sandbox itself never puts this on PYTHONPATH: it holds every other installed package too.
+    """
+    return [str(numpy_dirs()[0].parent)]
+
+
+def site_dirs(roots: Sequence[Path]) -> list[Path]:
+    """Every site-packages/dist-packages folder under ``roots`` (as seen through each root).
+
+    The same folder reached through two bound roots (``/lib`` -> ``/usr/lib``) is two mounts in
+    the sandbox and is listed under each. numpy's own site folder is always included. Cached:
+    globbing the system folders takes ~20 ms, and the result is needed at every spawn.
+    """
+    return list(_site_dirs(tuple(roots)))
+
+
+@cache
+def _site_dirs(roots: tuple[Path, ...]) -> tuple[Path, ...]:
+    import site
+
+    found: set[Path] = {numpy_dirs()[0].parent}
+    for root in roots:
+        for pattern in SITE_GLOBS:
+            for name in SITE_DIR_NAMES:
+                found.update(p for p in root.glob(pattern.format(name=name)) if p.is_dir())
+    known = [*sys.path, *site.getsitepackages(), site.getusersitepackages()]
+    for entry in known:
+        path = Path(entry)
+        if path.name in SITE_DIR_NAMES and path.is_dir():
+            for candidate in (path, path.resolve()):
+                if any(candidate.is_relative_to(root) for root in roots):
+                    found.add(candidate)
+    return tuple(sorted(found))
 
 
 class Sandbox:
@@ -112,7 +164,12 @@ class Sandbox:
         self.exit_codes: list[int] = []
         self.uid: int | None = None
         self._lock: IO[str] | None = None
+        self._latest: subprocess.Popen[bytes] | None = None
+        self._pylib: Path | None = None
         self.cgroup: CGroup | None = None
+        # bwrap sets no-new-privileges for the sandboxed tree itself; setting it before exec would
+        # only stop a setuid-root bwrap (unprivileged machines) from getting its privileges.
+        self._no_new_privs = not (self.isolation == "bwrap" and _is_setuid(shutil.which("bwrap")))
         if os.geteuid() == 0:
             self._claim_uid()
             self.cgroup = CGroup.create(f"nngrader-{self.uid}", memory_bytes=limits.memory_bytes,
@@ -158,7 +215,7 @@ class Sandbox:
             _grant_search(path)  # our own temporary folders
         granted: set[str] = set()
         if self.isolation == "process":  # bwrap re-creates parents itself; a plain process needs the real ones
-            for path in runtime_paths():
+            for path in (*runtime_paths(), *numpy_dirs()):
                 granted |= _grant_search(path)
         if granted:
             self.limit_notes.append(f"granted search permission (o+x) on {', '.join(sorted(granted))} so that "
@@ -169,10 +226,21 @@ class Sandbox:
                "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
                # Python finds its prefix from PYTHONHOME once it runs as another uid.
                "PYTHONHOME": sys.base_prefix}
-        env["PYTHONPATH"] = os.pathsep.join(numpy_path())
+        # A folder that holds numpy and nothing else: in bwrap numpy's own site folder, which the
+        # sandbox masks down to numpy; in process mode a staged folder of links to numpy.
+        env["PYTHONPATH"] = str(numpy_dirs()[0].parent if self.isolation == "bwrap" else self._stage_pylib())
         env.update({var: str(self.limits.threads) for var in THREAD_VARS})
         env.update(extra)
         return env
+
+    def _stage_pylib(self) -> Path:
+        """A folder with links to numpy (and numpy.libs) only, for process mode's PYTHONPATH."""
+        if self._pylib is None:
+            self._pylib = Path(tempfile.mkdtemp(prefix="nngrader-pylib-"))
+            self._pylib.chmod(0o755)  # the sandbox uid must read it; nobody but us can write it
+            for source in numpy_dirs():
+                (self._pylib / source.name).symlink_to(source, target_is_directory=True)
+        return self._pylib
 
     # -- processes ------------------------------------------------------------------------------
 
@@ -181,11 +249,14 @@ class Sandbox:
         command = list(argv)
         if self.isolation == "bwrap":
             command = self._bwrap_prefix() + command
+        if self.cgroup is not None:
+            self.cgroup.mark()  # only limits hit by this child are reported for it
         with open(stdout_path, "ab") as out:
             proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     pass_fds=tuple(pass_fds), env=self.env, cwd=self.scratch,
                                     start_new_session=True, preexec_fn=self._preexec)  # noqa: PLW1509
         self.procs.append(proc)
+        self._latest = proc
         return proc
 
     def _bwrap_prefix(self) -> list[str]:
@@ -193,22 +264,35 @@ class Sandbox:
                 "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
         made: set[Path] = {Path("/"), Path("/tmp"), Path("/proc"), Path("/dev")}
+        bound: list[Path] = []  # inside a bind the folders exist already (and are read-only)
 
         def parents(path: Path) -> None:
             for parent in reversed(path.parents):
-                if parent not in made:
+                if parent not in made and not any(parent.is_relative_to(b) for b in bound):
                     args.extend(["--perms", "0755", "--dir", str(parent)])
                     made.add(parent)
 
-        for system in SYSTEM_DIRS:
-            if os.path.exists(system):
-                parents(Path(system))
-                args.extend(["--ro-bind", system, system])
-                made.add(Path(system))
-        for path in (*runtime_paths(), *self.ro_paths, self.workspace):
+        def bind(path: Path) -> None:
             parents(path)
             args.extend(["--ro-bind", str(path), str(path)])
             made.add(path)
+            bound.append(path)
+
+        systems = [Path(s) for s in SYSTEM_DIRS if os.path.exists(s)]
+        for path in (*systems, *runtime_paths(), *self.ro_paths, self.workspace):
+            bind(path)
+        # Mask every package folder after the binds that expose it (installed nngrader's
+        # reference/ and assignments/, an editable finder naming the checkout, any other
+        # package), then bind numpy back into numpy's own, now empty, site folder.
+        masked = site_dirs([*systems, *runtime_paths()])
+        for site in masked:
+            parents(site)
+            args.extend(["--perms", "0755", "--tmpfs", str(site)])
+            made.add(site)
+        for path in numpy_dirs():
+            args.extend(["--ro-bind", str(path), str(path)])
+        for site in masked:
+            args.extend(["--remount-ro", str(site)])
         parents(self.scratch)
         args.extend(["--bind", str(self.scratch), str(self.scratch), "--chdir", str(self.scratch), "--"])
         if self.uid is not None:
@@ -217,7 +301,8 @@ class Sandbox:
         return args
 
     def _preexec(self) -> None:
-        """Runs in the child between fork and exec: cgroup, rlimits, then (process mode) the uid drop."""
+        """Runs in the child between fork and exec: cgroup, rlimits, no-new-privileges, then
+        (process mode) the uid drop."""
         if self.cgroup is not None:
             self.cgroup.join(os.getpid())
         lim = self.limits
@@ -227,8 +312,14 @@ class Sandbox:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if self.cgroup is None:
             resource.setrlimit(resource.RLIMIT_AS, (lim.memory_bytes, lim.memory_bytes))
+        # No setuid/setcap binary may give the student's code back what the uid drop took away.
+        if self._no_new_privs and _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
         if self.uid is not None:
-            resource.setrlimit(resource.RLIMIT_NPROC, (lim.max_processes, lim.max_processes))
+            # With a cgroup, pids.max is the limit (it counts the whole tree and its refusals are
+            # visible, so the report can name the limit); RLIMIT_NPROC is only the backstop.
+            nproc = lim.max_processes + (NPROC_MARGIN if self.cgroup is not None else 0)
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
             if self.isolation == "process":
                 os.setgroups([])
                 os.setgid(self.uid)
@@ -236,7 +327,20 @@ class Sandbox:
 
     def kill_all(self) -> None:
         """Kill every process of this submission, daemons that left the process group included."""
+        # Everything below our own children first: bwrap's outer process then reaps the namespace
+        # (whose init reaps the rest) and exits by itself, instead of leaving its init to the
+        # machine's init, whose late reaping would hold pids.max and RLIMIT_NPROC (see below).
+        direct = {proc.pid for proc in self.procs if proc.poll() is None}
+        if self.cgroup is not None:
+            self.cgroup.kill_all(spare=direct)
+        if self.uid is not None:
+            _kill_uid(self.uid, spare=direct)
         for proc in self.procs:
+            if self.isolation == "bwrap" and (self.cgroup is not None or self.uid is not None):
+                try:
+                    proc.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    pass
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -252,20 +356,37 @@ class Sandbox:
                 pass
         self.exit_codes += [p.returncode for p in self.procs if p.returncode is not None]
         self.procs = [p for p in self.procs if p.returncode is None]
+        self._await_reaped()
+
+    def _await_reaped(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) until the sandbox uid's killed orphans have been reaped by init.
+
+        Zombies still count against the uid's RLIMIT_NPROC: a child started before they are gone
+        could not fork, or after its setuid not even exec. Some inits reap only every second or
+        so (seen on Firecracker VMs), so after a fork bomb or a daemon this waits; otherwise
+        there is nothing to wait for.
+        """
+        end = time.monotonic() + timeout
+        while self.uid is not None and processes_of(self.uid, zombies=True) and time.monotonic() < end:
+            time.sleep(0.02)
 
     def limit_hit(self) -> str | None:
-        """Which limit most likely stopped the last process (None when none did)."""
+        """Which limit most likely stopped the latest process (None when none did).
+
+        Only what happened since that process started counts: the cgroup's counters are reset (or
+        a baseline taken) at each spawn, and earlier processes' exit codes are not looked at.
+        """
         lim = self.limits
         if self.cgroup is not None and self.cgroup.memory_exhausted():
-            return f"memory limit ({lim.memory_bytes / 2**20:.0f} MiB) exceeded"
+            return lim.memory_message()
         if self.cgroup is not None and self.cgroup.pids_refused():
-            return f"process limit ({lim.max_processes}) reached"
-        codes = self.exit_codes + [p.returncode for p in self.procs if p.returncode is not None]
-        sig = next((-c if c < 0 else c - 128 for c in reversed(codes) if c < 0 or c > 128), None)
+            return lim.processes_message()
+        code = self._latest.poll() if self._latest is not None else None
+        sig = None if code is None else (-code if code < 0 else code - 128 if code > 128 else None)
         if sig == signal.SIGXCPU:
-            return f"CPU time limit ({lim.cpu_seconds} s) exceeded"
-        if sig == signal.SIGXFSZ:
-            return f"file size limit ({lim.max_file_bytes / 2**20:.0f} MiB, printed output included) exceeded"
+            return lim.cpu_message()
+        if sig == signal.SIGXFSZ:  # a non-Python child (Python ignores SIGXFSZ and raises EFBIG)
+            return lim.file_size_message()
         return None
 
     def close(self) -> None:
@@ -277,12 +398,22 @@ class Sandbox:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+        if self._pylib is not None:
+            shutil.rmtree(self._pylib, ignore_errors=True)
+            self._pylib = None
 
     def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_setuid(path: str | None) -> bool:
+    try:
+        return path is not None and bool(os.stat(path).st_mode & stat.S_ISUID)
+    except OSError:
+        return False
 
 
 def _grant_search(path: Path) -> set[str]:
@@ -296,10 +427,11 @@ def _grant_search(path: Path) -> set[str]:
     return granted
 
 
-def _kill_uid(uid: int, timeout: float = 5.0) -> None:
-    """SIGKILL every live process whose real uid is ``uid`` (used by nothing but the sandbox)."""
+def _kill_uid(uid: int, timeout: float = 5.0, spare: Set[int] = frozenset()) -> None:
+    """SIGKILL every live process whose real uid is ``uid`` (used by nothing but the sandbox),
+    except the pids in ``spare``."""
     end = time.monotonic() + timeout
-    while (pids := processes_of(uid)) and time.monotonic() < end:
+    while (pids := set(processes_of(uid)) - spare) and time.monotonic() < end:
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -308,8 +440,8 @@ def _kill_uid(uid: int, timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-def processes_of(uid: int) -> list[int]:
-    """Live (not zombie) processes whose real uid is ``uid``."""
+def processes_of(uid: int, *, zombies: bool = False) -> list[int]:
+    """Live processes whose real uid is ``uid`` (with ``zombies``, also those not yet reaped)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -319,6 +451,7 @@ def processes_of(uid: int) -> list[int]:
         except OSError:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if int(fields.get("Uid", "-1 ").split()[0]) == uid and not fields.get("State", "").strip().startswith(("Z", "X")):
+        dead = fields.get("State", "").strip().startswith(("Z", "X"))
+        if int(fields.get("Uid", "-1 ").split()[0]) == uid and (zombies or not dead):
             found.append(int(entry))
     return found

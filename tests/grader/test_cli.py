@@ -95,3 +95,84 @@ def test_usage_error_exits_two() -> None:
 def test_python_dash_m_grader_is_the_same_program() -> None:
     proc = subprocess.run([sys.executable, "-m", "grader", "--version"], capture_output=True, text=True, check=True)
     assert proc.stdout.startswith("nngrader ")
+
+
+# -- limits on the command line -------------------------------------------------------------------
+
+ALL_LIMITS = ["--timeout", "7.5", "--submission-timeout", "120", "--cpu-seconds", "30", "--memory-mb", "512",
+              "--max-processes", "12", "--max-open-files", "64", "--max-file-mb", "1.5", "--output-kb", "8",
+              "--threads", "2"]
+EXPECTED = {"check_seconds": 7.5, "submission_seconds": 120.0, "cpu_seconds": 30, "memory_bytes": 512 * 2**20,
+            "max_processes": 12, "max_open_files": 64, "max_file_bytes": int(1.5 * 2**20), "output_bytes": 8 * 1024,
+            "threads": 2}
+
+
+def _result(*checks: object) -> object:
+    from grader.results import SubmissionResult
+
+    return SubmissionResult(name="s", assignment="cs231n-2021", detection="--assignment cs231n-2021",
+                            checks=tuple(checks), isolation="process")  # type: ignore[arg-type]
+
+
+def _check(check_id: str, status: str, points: float, *, counts: bool = True) -> object:
+    from grader.results import CheckResult
+
+    return CheckResult(check_id=check_id, part="fc", title=check_id, status=status,  # type: ignore[arg-type]
+                       score=points if status == "passed" else 0.0, max_score=points, visibility="visible",
+                       message="" if status == "passed" else "it failed", counts=counts)
+
+
+@pytest.mark.parametrize("command", ["grade", "check"])
+def test_every_limit_option_reaches_the_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str) -> None:
+    from grader import api
+    from grader.sandbox import Limits
+
+    seen: dict[str, object] = {}
+
+    def fake(*args: object, **kwargs: object) -> object:
+        seen.update(kwargs)
+        return [] if command == "grade" else _result(_check("a", "passed", 1.0))
+
+    monkeypatch.setattr(api, command, fake)
+    where = ["--out", str(tmp_path / "out")] if command == "grade" else []
+    assert main([command, str(tmp_path), *where, "--sandbox", "process", *ALL_LIMITS]) == 0
+    assert seen["overrides"] == EXPECTED
+    assert set(EXPECTED) == set(Limits.__dataclass_fields__)  # every limit has an option
+    limits = api.spec_limits(api.get_spec("cs231n-2021"), **seen["overrides"])  # type: ignore[arg-type]
+    assert limits == Limits(**EXPECTED)  # type: ignore[arg-type]
+    assert isinstance(limits.cpu_seconds, int) and isinstance(limits.memory_bytes, int)
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--cpu-seconds", "--max-file-mb", "--threads", "--output-kb"])
+@pytest.mark.parametrize("value", ["0", "-3", "lots"])
+def test_a_limit_must_be_a_positive_number(option: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["check", ".", option, value])
+    assert info.value.code == 2
+    assert option in capsys.readouterr().err
+
+
+def test_limits_not_given_are_not_overridden(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from grader import api
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(api, "check", lambda *a, **k: seen.update(k) or _result(_check("a", "passed", 1.0)))
+    assert main(["check", str(tmp_path), "--sandbox", "process", "--memory-mb", "256"]) == 0
+    assert seen["overrides"] == {"memory_bytes": 256 * 2**20}
+
+
+@pytest.mark.parametrize(("checks", "code"), [
+    ([("value", "passed", 2.0, True), ("info", "failed", 0.0, False)], 0),
+    ([("value", "passed", 2.0, True), ("optional", "failed", 0.0, True)], 0),
+    ([("value", "passed", 2.0, True), ("slow", "timeout", 0.0, False)], 0),
+    ([("value", "failed", 2.0, True), ("info", "passed", 0.0, False)], 1),
+    ([("value", "passed", 2.0, True), ("grad", "error", 1.0, True)], 1),
+])
+def test_check_exits_one_only_when_a_check_worth_points_fails(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                              checks: list[tuple[str, str, float, bool]],
+                                                              code: int) -> None:
+    from grader import api
+
+    result = _result(*(_check(i, s, p, counts=c) for i, s, p, c in checks))
+    monkeypatch.setattr(api, "check", lambda *a, **k: result)
+    assert main(["check", str(tmp_path), "--sandbox", "process"]) == code

@@ -11,6 +11,8 @@ import pytest
 
 from grader.child.protocol import Handle
 from grader.runner import Session, SessionConfig, StudentCrashed, StudentRaised, StudentTimeout, stage_runtime
+from grader.sandbox import Limits
+from tests.grader.conftest import PlainLauncher
 
 TOY = '''
 import numpy as np
@@ -33,6 +35,19 @@ def noisy():
     return 1.5
 def dropout_forward(x, dropout_param):
     return x * 7, None
+def write_big(n):
+    with open("big.bin", "wb") as f:
+        f.write(bytes(n))
+def flood(lines):
+    for _ in range(lines):
+        print("x" * 1000)
+    return 0
+_kept = []
+def open_many(n):
+    _kept.extend(open(__file__) for _ in range(n))
+def close_all():
+    while _kept:
+        _kept.pop().close()
 class Model:
     def __init__(self, n, dtype=np.float32):
         self.params = {"W": np.random.randn(n, n).astype(dtype)}
@@ -52,6 +67,45 @@ def session(tmp_path: Path, plain_launcher) -> Session:
                            output_path=tmp_path / "out.txt")
     with Session(config, plain_launcher) as s:
         yield s
+
+
+class LimitedLauncher(PlainLauncher):
+    """A plain launcher that applies the file-size and open-files rlimits of ``limits``
+    (no sandbox, no root needed) and, like ``grader.sandbox.Sandbox``, exposes ``limits``."""
+
+    def __init__(self, limits: Limits, cwd: Path) -> None:
+        super().__init__()
+        self.limits, self.cwd = limits, cwd
+
+    def spawn(self, argv, *, pass_fds=(), stdout_path: Path):
+        import os
+        import resource
+        import subprocess
+
+        from grader.sandbox.launch import numpy_path
+
+        def preexec() -> None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.limits.max_file_bytes,) * 2)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.limits.max_open_files,) * 2)
+
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(numpy_path())}
+        with open(stdout_path, "ab") as out:
+            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    pass_fds=tuple(pass_fds), start_new_session=True, env=env, cwd=self.cwd,
+                                    preexec_fn=preexec)  # noqa: PLW1509
+        self.procs.append(proc)
+        return proc
+
+
+@pytest.fixture
+def limited(tmp_path: Path, session: Session) -> Session:
+    """The toy session, restarted under a 1 MiB file-size limit and a 64 open-files limit."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    launcher = LimitedLauncher(Limits(max_file_bytes=2**20, max_open_files=64), scratch)
+    with Session(session.config, launcher) as s:
+        yield s
+    launcher.kill_all()
 
 
 def deadline(seconds: float = 20.0) -> float:
@@ -151,3 +205,31 @@ def test_the_dropout_patch_lasts_until_the_next_reset(session: Session) -> None:
     session.request("reset", deadline(), seed=0)
     out, _ = call(session, "dropout_forward", x, {"mode": "train", "p": 0.5})
     np.testing.assert_array_equal(out, 7 * x)
+
+
+def test_a_write_past_the_file_size_limit_names_the_limit(limited: Session) -> None:
+    with pytest.raises(StudentRaised, match=r"File too large: file size limit \(1 MiB, printed output included\) exceeded$") as info:
+        call(limited, "write_big", 4 * 2**20)
+    assert info.value.type == "OSError" and info.value.limit is not None
+    assert call(limited, "noisy") == 1.5  # the child lives on
+    assert limited.starts == 1
+
+
+def test_printing_past_the_file_size_limit_names_the_output(limited: Session) -> None:
+    with pytest.raises(StudentRaised, match=r"file size limit \(1 MiB, printed output included\) exceeded by the printed output"):
+        call(limited, "flood", 2000)
+    assert limited.output_size() == 2**20  # the capture file stops at the limit
+
+
+def test_too_many_open_files_names_the_limit(limited: Session) -> None:
+    with pytest.raises(StudentRaised, match=r"open files limit \(64\) reached") as info:
+        call(limited, "open_many", 100)
+    assert "Too many open files" in info.value.detail
+    call(limited, "close_all")
+    assert call(limited, "noisy") == 1.5
+
+
+def test_other_errors_name_no_limit(limited: Session) -> None:
+    with pytest.raises(StudentRaised) as info:
+        call(limited, "boom", np.zeros((2, 3)))
+    assert info.value.limit is None and "limit" not in str(info.value)

@@ -1,8 +1,14 @@
-"""The sandbox, directly: isolation, uid drop, limits and cleanup (small limits, fast)."""
+"""The sandbox, directly: isolation, uid drop, limits and cleanup (small limits, fast).
+
+Tests that need root (and bwrap) carry the ``sandbox`` mark: they skip where it is unusable, and
+fail instead under ``NNGRADER_REQUIRE_SANDBOX=1`` (see conftest.py).
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +23,8 @@ ROOT_AND_CGROUP = os.geteuid() == 0
 BWRAP = available_modes()["bwrap"] is None
 needs_root = pytest.mark.skipif(not ROOT_AND_CGROUP, reason="needs root to drop to the sandbox uid")
 needs_bwrap = pytest.mark.skipif(not BWRAP, reason=f"bwrap unusable: {available_modes()['bwrap']}")
-MODES = [pytest.param("process", marks=needs_root), pytest.param("bwrap", marks=[needs_root, needs_bwrap, pytest.mark.sandbox])]
+MODES = [pytest.param("process", marks=[needs_root, pytest.mark.sandbox]),
+         pytest.param("bwrap", marks=[needs_root, needs_bwrap, pytest.mark.sandbox])]
 
 
 class Ran:
@@ -41,6 +48,23 @@ def run(tmp_path: Path, mode: str, code: str, limits: Limits | None = None, time
         finally:
             box.kill_all()
         return Ran(rc, out.read_text(errors="replace"), box.limit_hit(), box.uid, box.cgroup is not None)
+
+
+def run_each(tmp_path: Path, mode: str, codes: list[str], limits: Limits) -> list[tuple[int, str | None]]:
+    """Run several children one after another in one sandbox: (exit code, limit hit) of each."""
+    ws, scratch = tmp_path / "ws", tmp_path / "scratch"
+    ws.mkdir(exist_ok=True)
+    scratch.mkdir(exist_ok=True)
+    out = []
+    with Sandbox(mode=mode, workspace=ws, scratch=scratch, ro_paths=[], limits=limits) as box:
+        for code in codes:
+            proc = box.spawn([sys.executable, "-S", "-B", "-c", textwrap.dedent(code)], stdout_path=tmp_path / "out.txt")
+            try:
+                rc = proc.wait(timeout=60)
+            finally:
+                box.kill_all()
+            out.append((rc, box.limit_hit()))
+    return out
 
 
 @pytest.fixture
@@ -212,3 +236,158 @@ def _processes_of(uid: int | None) -> list[int]:
     from grader.sandbox.launch import processes_of
 
     return [] if uid is None else processes_of(uid)
+
+
+CHILD_VIEW = """
+    import json, os, sys
+    site = os.environ["PYTHONPATH"]
+    print("PATH", site in sys.path)
+    print("SITE", json.dumps(sorted(os.listdir(site))))
+    for name in ("grader", "reference", "assignments", "nngrader_child", "pytest"):
+        try:
+            __import__(name)
+            print("IMPORTED", name)
+        except ImportError:
+            print("no", name)
+    import numpy as np
+    print("NUMPY", np.linalg.solve(np.eye(3) * 2, np.ones(3)).sum(), np.random.default_rng(0).integers(10, size=3).sum())
+"""
+
+
+def listings(out: str, tag: str) -> dict[str, list[str]]:
+    """``{folder: names}`` from the child's ``TAG folder [json list]`` lines."""
+    return {folder: json.loads(names) for _, folder, names in
+            (line.split(" ", 2) for line in out.splitlines() if line.startswith(tag + " "))}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_child_sees_numpy_and_no_other_installed_package(tmp_path: Path, mode: str) -> None:
+    ran = run_each(tmp_path, mode, [CHILD_VIEW], Limits(cpu_seconds=20))
+    out = (tmp_path / "out.txt").read_text()
+    assert ran[0][0] == 0, out
+    assert "PATH True" in out and "IMPORTED" not in out, out
+    assert "no grader" in out and "no reference" in out and "no assignments" in out
+    listed = json.loads(out.split("SITE ", 1)[1].splitlines()[0])
+    assert "numpy" in listed and set(listed) <= {"numpy", "numpy.libs"}, listed
+    assert "NUMPY 1.5 " in out
+
+
+@pytest.mark.sandbox
+@needs_root
+@needs_bwrap
+def test_bwrap_masks_every_site_folder_down_to_numpy(tmp_path: Path) -> None:
+    from grader.sandbox.launch import SYSTEM_DIRS, numpy_dirs, runtime_paths, site_dirs
+
+    roots = [*(Path(s) for s in SYSTEM_DIRS if os.path.exists(s)), *runtime_paths()]
+    sites = site_dirs(roots)
+    numpy_site = numpy_dirs()[0].parent
+    assert numpy_site in sites
+    # The host's own site folder holds nngrader's editable finder (or reference/ and assignments/
+    # after a plain `pip install .`): none of it, nor anything else installed, may show.
+    ran = run_each(tmp_path, "bwrap", [f"""
+        import json, os
+        for site in {[str(s) for s in sites]!r}:
+            print("LIST", site, json.dumps(sorted(os.listdir(site))))
+    """], Limits(cpu_seconds=20))
+    out = (tmp_path / "out.txt").read_text()
+    assert ran[0][0] == 0, out
+    listed = listings(out, "LIST")
+    assert set(listed) == {str(s) for s in sites}
+    for site, names in listed.items():
+        expected = {p.name for p in numpy_dirs()} if Path(site) == numpy_site else set()
+        assert set(names) == expected, (site, names)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_new_privileges_is_set(tmp_path: Path, mode: str) -> None:
+    ran = run_each(tmp_path, mode, ["""
+        import os
+        status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+        print("NNP", status["NoNewPrivs"].strip(), "UID", os.getuid())
+    """], Limits(cpu_seconds=20))
+    out = (tmp_path / "out.txt").read_text()
+    assert ran[0][0] == 0, out
+    assert "NNP 1 " in out and "UID 0" not in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("first", ["memory", "processes", "cpu"])
+def test_a_limit_hit_by_one_child_is_not_blamed_on_the_next(tmp_path: Path, mode: str, first: str) -> None:
+    hit_it = {
+        "memory": "blocks = []\nwhile True:\n    blocks.append(bytearray(32 * 1024 * 1024))\n",
+        "processes": ("import os, time\nfor _ in range(40):\n    try:\n        if os.fork() == 0:\n"
+                      "            time.sleep(30)\n            os._exit(0)\n    except OSError:\n        break\n"
+                      "os._exit(5)\n"),
+        "cpu": "while True:\n    pass\n",
+    }[first]
+    limits = Limits(memory_bytes=300 * 1024**2, max_processes=8, cpu_seconds=1)
+    (rc1, hit1), (rc2, hit2) = run_each(tmp_path, mode, [hit_it, "import os\nos._exit(3)\n"], limits)
+    named = {"memory": "memory limit (300 MiB)", "processes": "process limit (8)", "cpu": "CPU time limit (1 s)"}[first]
+    if first != "cpu" and not _has_cgroup():
+        pytest.skip("no cgroup v1 here: memory and process hits are not reported")
+    assert rc1 != 0 and named in (hit1 or ""), hit1
+    assert rc2 == 3 and hit2 is None, hit2
+
+
+def _has_cgroup() -> bool:
+    from tests.grader.sandbox.conftest import sandbox_problems
+
+    return not any("cgroup" in p for p in sandbox_problems())
+
+
+VENV_HOST = """
+import json, sys, tempfile, textwrap
+from pathlib import Path
+from grader.sandbox import Limits, Sandbox
+out = {}
+for mode in sys.argv[1:]:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "ws").mkdir()
+        (tmp / "scratch").mkdir()
+        with Sandbox(mode=mode, workspace=tmp / "ws", scratch=tmp / "scratch", ro_paths=[], limits=Limits(cpu_seconds=20)) as box:
+            proc = box.spawn([sys.executable, "-S", "-B", "-c", textwrap.dedent(CODE)],
+                             stdout_path=tmp / "out.txt")
+            out[mode] = [proc.wait(timeout=60), (tmp / "out.txt").read_text()]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.sandbox
+@needs_root
+@needs_bwrap
+def test_numpy_installed_in_a_venv_works_and_the_base_site_stays_hidden(tmp_path: Path) -> None:
+    from grader.sandbox.launch import numpy_dirs
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python*/site-packages"))
+    for source in numpy_dirs():  # hard links: a copy of numpy's 70 MB in a blink (same filesystem)
+        try:
+            shutil.copytree(source, site / source.name, copy_function=os.link)
+        except OSError:
+            shutil.copytree(source, site / source.name)
+    (site / "planted_package.py").write_text("SECRET = 1\n")
+    base_site = str(Path(numpy_dirs()[0]).parent)  # nngrader's editable finder lives here
+    code = CHILD_VIEW + f"""
+    for folder in ({str(site)!r}, {base_site!r}):
+        print("LIST", folder, json.dumps(sorted(os.listdir(folder))))
+    try:
+        import planted_package
+        print("IMPORTED planted")
+    except ImportError:
+        print("no planted")
+    """
+    host = VENV_HOST.replace("CODE", repr(code))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", host, "bwrap", "process"], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    for mode, (returncode, out) in json.loads(done.stdout.splitlines()[-1]).items():
+        assert returncode == 0, (mode, out)
+        assert "IMPORTED" not in out and "NUMPY 1.5 " in out, (mode, out)
+        assert set(json.loads(out.split("SITE ", 1)[1].splitlines()[0])) == {p.name for p in numpy_dirs()}
+        listed = listings(out, "LIST")
+        if mode == "bwrap":  # process mode is not isolated: only the imports are checked there
+            assert set(listed[str(site)]) == {p.name for p in numpy_dirs()}, listed
+            assert listed[base_site] == [], listed

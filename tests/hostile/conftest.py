@@ -35,13 +35,14 @@ from typing import Any
 
 import pytest
 
+from tests.sandbox_support import sandbox_problems, sandbox_unusable
+
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "examples" / "cs231n-2021" / "bug-softmax-no-mean"
 ASSIGNMENT = "cs231n-2021"
 LEAK = "LEAKED-" + "SECRET"
 LEAK_PY = '("LEAKED-" "SECRET")'
 """Python source that evaluates to LEAK without containing it (tracebacks quote source lines)."""
-REQUIRE = os.environ.get("NNGRADER_REQUIRE_SANDBOX") == "1"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 FIRED = "nng-fired"
 """Marker file in the sandbox's scratch dir (the child's cwd, kept across restarts): ``once``."""
@@ -83,20 +84,9 @@ SYSTEM_DIRS = ["/proc", "/sys", "/dev", "/usr", "/bin", "/sbin", "/lib", "/lib32
 
 
 def _sandbox_reason() -> str | None:
-    try:
-        from grader.sandbox import available_modes
-    except ImportError as exc:  # pragma: no cover - the sandbox package is part of the product
-        return f"grader.sandbox unavailable: {exc}"
-    reason = available_modes().get("bwrap")
-    if reason:
-        return f"bubblewrap sandbox unusable here: {reason}"
-    if os.geteuid() != 0:
-        return "needs root so that student code can be dropped to an unprivileged uid"
-    for controller in ("pids", "memory"):
-        if not os.access(CGROUP_ROOT / controller, os.W_OK):
-            return (
-                f"needs a writable cgroup v1 {controller} hierarchy at {CGROUP_ROOT / controller}"
-            )
+    problems = sandbox_problems()
+    if problems:
+        return "the sandbox is unusable here: " + "; ".join(problems)
     if not BASE.is_dir():
         return f"base submission {BASE} missing"
     return None
@@ -105,11 +95,7 @@ def _sandbox_reason() -> str | None:
 REASON = _sandbox_reason()
 
 
-def unusable(reason: str) -> None:
-    """Skip, or fail when the run requires the sandbox (NNGRADER_REQUIRE_SANDBOX=1)."""
-    if REQUIRE:
-        pytest.fail(f"NNGRADER_REQUIRE_SANDBOX=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
+unusable = sandbox_unusable
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -330,7 +330,7 @@ def test_a_limit_hit_by_one_child_is_not_blamed_on_the_next(tmp_path: Path, mode
 
 
 def _has_cgroup() -> bool:
-    from tests.grader.sandbox.conftest import sandbox_problems
+    from tests.sandbox_support import sandbox_problems
 
     return not any("cgroup" in p for p in sandbox_problems())
 

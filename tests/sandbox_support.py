@@ -1,6 +1,6 @@
-"""Sandbox tests skip where the sandbox cannot work, except when CI says it must.
+"""Whether the full sandbox works here; sandbox tests skip where it cannot, unless CI says it must.
 
-With ``NNGRADER_REQUIRE_SANDBOX=1`` (set by ``.ci/run``) every ``sandbox``-marked test here fails,
+With ``NNGRADER_REQUIRE_SANDBOX=1`` (set by ``.ci/run``) every ``sandbox``-marked test fails,
 naming the problem, when bubblewrap, root or the cgroup v1 pids/memory hierarchy is unusable,
 instead of skipping: a CI machine that silently lost its sandbox must not pass.
 """
@@ -13,6 +13,7 @@ from functools import cache
 import pytest
 
 REQUIRE_VARIABLE = "NNGRADER_REQUIRE_SANDBOX"
+REQUIRED = os.environ.get(REQUIRE_VARIABLE) == "1"
 
 
 @cache
@@ -36,10 +37,8 @@ def sandbox_problems() -> tuple[str, ...]:
     return tuple(problems)
 
 
-@pytest.hookimpl(tryfirst=True)  # before the skipif marks are evaluated
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    if os.environ.get(REQUIRE_VARIABLE) == "1" and item.get_closest_marker("sandbox") is not None:
-        problems = sandbox_problems()
-        if problems:
-            pytest.fail(f"{REQUIRE_VARIABLE}=1 but the sandbox is unusable here: {'; '.join(problems)}",
-                        pytrace=False)
+def sandbox_unusable(reason: str) -> None:
+    """Skip because the sandbox cannot work here, or fail when the run requires it."""
+    if REQUIRED:
+        pytest.fail(f"{REQUIRE_VARIABLE}=1 but {reason}", pytrace=False)
+    pytest.skip(reason)

@@ -1,0 +1,21 @@
+"""Test-run wide hooks: ``sandbox``-marked tests fail instead of skipping when CI requires it.
+
+With ``NNGRADER_REQUIRE_SANDBOX=1`` (set by ``.ci/run``) a ``sandbox``-marked test fails, naming
+the problem, when bubblewrap, root or the cgroup v1 pids/memory hierarchy is unusable: a CI
+machine that silently lost its sandbox must not pass.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sandbox_support import REQUIRE_VARIABLE, REQUIRED, sandbox_problems
+
+
+@pytest.hookimpl(tryfirst=True)  # before the skipif marks are evaluated
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if REQUIRED and item.get_closest_marker("sandbox") is not None:
+        problems = sandbox_problems()
+        if problems:
+            pytest.fail(f"{REQUIRE_VARIABLE}=1 but the sandbox is unusable here: {'; '.join(problems)}",
+                        pytrace=False)

@@ -38,10 +38,44 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_par
         ("the variance is the unbiased (N-1) one; batchnorm uses the biased variance (divide by N)",
          {"out": gamma * (x - mu) / np.sqrt(var1 + eps) + beta,
           "bn_param['running_var']": m * rv + (1 - m) * var1}),
+        ("the running variance averages the unbiased (N-1) variance (PyTorch's convention) while the output "
+         "uses the biased one; this course's running average uses the biased variance (divide by N)",
+         {"out": gamma * (x - mu) / np.sqrt(var + eps) + beta,
+          "bn_param['running_mean']": m * rm + (1 - m) * mu, "bn_param['running_var']": m * rv + (1 - m) * var1}),
         ("running averages use momentum the wrong way round: running = momentum * running + (1 - momentum) * batch",
          {"bn_param['running_mean']": (1 - m) * rm + m * mu, "bn_param['running_var']": (1 - m) * rv + m * var}),
         ("the running mean/variance are not updated (write them back into bn_param)",
          {"bn_param['running_mean']": rm, "bn_param['running_var']": rv}),
+    ]
+
+
+def batchnorm_after_warmup(warmup: list[np.ndarray], x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                           eps: float = 1e-5, momentum: float = 0.9) -> Candidates:
+    """Test-mode output after train calls on ``warmup`` batches, under each running-average mistake.
+
+    The notebooks' test-time check: the running statistics the mistake accumulates decide the
+    test-mode output, so the same mistakes that the train-mode check names are named here.
+    """
+    m = momentum
+
+    def test_output(rule: str) -> np.ndarray:
+        d = x.shape[1]
+        rm, rv = np.zeros(d), np.zeros(d)
+        for xs in warmup:
+            mu, var = xs.mean(axis=0), xs.var(axis=0, ddof=1 if rule == "unbiased" else 0)
+            if rule == "swapped":
+                rm, rv = (1 - m) * rm + m * mu, (1 - m) * rv + m * var
+            elif rule != "frozen":
+                rm, rv = m * rm + (1 - m) * mu, m * rv + (1 - m) * var
+        return gamma * (x - rm) / np.sqrt(rv + eps) + beta
+
+    return [
+        ("the running variance averages the unbiased (N-1) variance; batchnorm's running average uses the "
+         "biased variance (divide by N)", {"out": test_output("unbiased")}),
+        ("running averages use momentum the wrong way round: running = momentum * running + (1 - momentum) * batch",
+         {"out": test_output("swapped")}),
+        ("the running mean/variance are not updated in train mode (write them back into bn_param), so test "
+         "mode normalizes with their initial zeros", {"out": test_output("frozen")}),
     ]
 
 
@@ -111,6 +145,11 @@ def sgd_nesterov_momentum(w: np.ndarray, dw: np.ndarray, config: dict[str, Any])
 
 
 # -- nets -------------------------------------------------------------------------------------
+#
+# Not listed, because it cannot be observed: dropout applied before the ReLU where the course puts
+# it after. The mask is non-negative (0 or 1/keep), so relu(mask * a) == mask * relu(a): both
+# orders give the same outputs and gradients, and no check could tell them apart (nor does the
+# order change anything the student learns from).
 
 
 def net_regularization(params: dict[str, np.ndarray], reg: float, loss: float,

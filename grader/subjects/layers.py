@@ -85,11 +85,13 @@ def value_forward(ctx: Context) -> None:
     args = layer.inputs(ctx)
     warmup = int(ctx.param("warmup", 0)) if layer.forward == "batchnorm_forward" else 0
     ref_args = _copy(args)
+    batches: list[np.ndarray] = []
     if warmup:
         # Notebook test-time check: many train-mode calls sharing one bn_param, then test mode.
         train_param, ref_param = {"mode": "train"}, {"mode": "train"}
         for _ in range(warmup):
             xs = ctx.randn("x", args[0].shape, scale=ctx.param("scale", 5.0), shift=ctx.param("shift", 12.0))
+            batches.append(xs.copy())
             reply = ctx.call(layer.forward, xs, args[1], args[2], train_param, return_args=True)
             train_param = reply["args"][3]
             L.batchnorm_forward(xs, args[1], args[2], ref_param)
@@ -107,7 +109,10 @@ def value_forward(ctx: Context) -> None:
             student[f"bn_param['{key}']"] = student_param.get(key)
             ctx.compare(f"bn_param['{key}']", student_param.get(key), ref_args[3][key])
     if layer.forward == "batchnorm_forward":
-        ctx.diagnose(student, mistakes.batchnorm_forward(*before))
+        candidates = mistakes.batchnorm_forward(*before)
+        if batches:
+            candidates += mistakes.batchnorm_after_warmup(batches, *before[:3])
+        ctx.diagnose(student, candidates)
     elif layer.forward == "layernorm_forward":
         ctx.diagnose(student, mistakes.layernorm_forward(*before[:3]))
 

@@ -7,8 +7,11 @@ machine that silently lost its sandbox must not pass.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from tests.bundled import grade_bundled
 from tests.sandbox_support import REQUIRE_VARIABLE, REQUIRED, sandbox_problems
 
 
@@ -19,3 +22,21 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if problems:
             pytest.fail(f"{REQUIRE_VARIABLE}=1 but the sandbox is unusable here: {'; '.join(problems)}",
                         pytrace=False)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", default=False,
+                     help="rewrite the golden files (tests/goldens/) from this run's output instead of "
+                          "comparing against them")
+
+
+@pytest.fixture(scope="session")
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    """Whether this run refreshes the goldens (``--update-goldens``)."""
+    return bool(request.config.getoption("--update-goldens"))
+
+
+@pytest.fixture(scope="session")
+def bundled_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Every bundled example's ``results.json``, graded once per session (``tests/bundled.py``)."""
+    return grade_bundled(tmp_path_factory.mktemp("bundled"))

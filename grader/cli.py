@@ -13,22 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from grader import __version__
-
-
-LIMIT_OPTIONS: tuple[tuple[str, type, str, str, int, str], ...] = (
-    # option, type, metavar, grader.sandbox.Limits field, unit in the field's terms, help
-    ("--timeout", float, "S", "check_seconds", 1, "wall-time limit per check, in seconds"),
-    ("--submission-timeout", float, "S", "submission_seconds", 1,
-     "wall-time limit of a whole submission, in seconds (later checks are not run)"),
-    ("--cpu-seconds", int, "N", "cpu_seconds", 1, "CPU-time limit per process, in seconds"),
-    ("--memory-mb", float, "M", "memory_bytes", 2**20, "memory limit of the student's process tree, in MiB"),
-    ("--max-processes", int, "N", "max_processes", 1, "processes and threads the student's code may run"),
-    ("--max-open-files", int, "N", "max_open_files", 1, "open files per process"),
-    ("--max-file-mb", float, "M", "max_file_bytes", 2**20,
-     "largest file the student's code may write, printed output included, in MiB"),
-    ("--output-kb", float, "K", "output_bytes", 1024, "printed output kept per check, in KiB"),
-    ("--threads", int, "N", "threads", 1, "BLAS/OpenMP threads of the student's process"),
-)
+from grader.sandbox.limits import limit_fields
 
 
 def _positive(kind: type) -> Callable[[str], float]:
@@ -45,13 +30,14 @@ def _positive(kind: type) -> Callable[[str], float]:
     return parse
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, float]:
-    """Limits given on the command line (they override the spec's and the defaults)."""
+def _limits(args: argparse.Namespace) -> dict[str, float]:
+    """Limits given on the command line, by ``Limits`` field name in the field's units (they
+    override the spec's and the defaults)."""
     out: dict[str, float] = {}
-    for option, kind, _metavar, field, unit, _help in LIMIT_OPTIONS:
-        value = getattr(args, option.lstrip("-").replace("-", "_"))
+    for field, info in limit_fields():
+        value = getattr(args, field.name)
         if value is not None:
-            out[field] = int(value * unit) if unit != 1 or kind is int else value
+            out[field.name] = int(value * info.unit) if info.unit != 1 else value
     return out
 
 
@@ -63,7 +49,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         print(f"{one_line(result)}  -> {path}", flush=True)  # type: ignore[arg-type]
 
     results = api.grade(args.paths, out=args.out, assignment=args.assignment, jobs=args.jobs,
-                        sandbox=args.sandbox, overrides=_overrides(args), on_result=show)  # type: ignore[arg-type]
+                        sandbox=args.sandbox, limits=_limits(args), on_result=show)  # type: ignore[arg-type]
     print(f"graded {len(results)} submission(s); results in {args.out}/")
     return 0
 
@@ -72,7 +58,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from grader import api
     from grader.report.terminal import check_table
 
-    result = api.check(args.path, assignment=args.assignment, sandbox=args.sandbox, overrides=_overrides(args))
+    result = api.check(args.path, assignment=args.assignment, sandbox=args.sandbox, limits=_limits(args))
     print(check_table(result))
     # Informative checks and checks worth no points never fail the command.
     counting = [c for c in result.checks if c.counts and c.max_score > 0]
@@ -122,8 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "'process' runs without namespaces and every report says so")
         limits = p.add_argument_group("limits", "override the course spec's [limits] and the defaults "
                                       "(grader.sandbox.Limits)")
-        for option, kind, metavar, _field, _unit, text in LIMIT_OPTIONS:
-            limits.add_argument(option, type=_positive(kind), default=None, metavar=metavar, help=text)
+        for field, info in limit_fields():
+            # An option in larger units than its field (MiB of bytes) takes fractions.
+            kind = int if field.type in ("int", int) and info.unit == 1 else float
+            limits.add_argument(info.option, dest=field.name, type=_positive(kind), default=None,
+                                metavar=info.metavar, help=info.help)
 
     g = sub.add_parser("grade", help="grade submissions into OUT/<name>/results.json")
     g.add_argument("paths", nargs="+", type=Path, help="folders, .zip files or LMS exports")

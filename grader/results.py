@@ -1,15 +1,18 @@
 """Result data model: what grading one submission produced.
 
-``SubmissionResult`` is the truth; ``results.json`` (Gradescope's format plus our own detail), the
-terminal line and any HTML are views of it (see ``grader.report``).
+``Outcome`` is what happened when one check ran (``grader.checks.execute``); ``CheckResult`` adds
+the points ``grader.scoring`` decided. ``SubmissionResult`` is the truth; ``results.json``
+(Gradescope's format plus our own detail), the terminal line and any HTML are views of it, and
+every view reads what a student may see through ``grader.report.student_view``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal
 
-Status = Literal["passed", "failed", "error", "timeout", "skipped"]
+Status = Literal["passed", "failed", "error", "timeout"]
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 
 
@@ -34,6 +37,43 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class Raised:
+    """The student's exception behind an ``error`` status, as the grading process words it."""
+
+    type: str
+    """The exception's class name (as the child reported it)."""
+    where: str
+    """`` (file.py, line N)`` of the innermost frame of the student's code, or ``""``."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened when one check ran; no points yet (``grader.scoring`` decides them)."""
+
+    check_id: str
+    """The spec's check id."""
+    status: Status
+    """passed / failed / error (student code raised or returned garbage) / timeout."""
+    message: str
+    """What happened: the first failing comparison, or the error in full."""
+    notes: tuple[str, ...] = ()
+    """Advisory notes of the check (no points depend on them)."""
+    comparisons: tuple[Comparison, ...] = ()
+    """Every comparison made, in order."""
+    diagnosis: str | None = None
+    """Known mistake this failure looks like, when one matched within tolerance."""
+    output: str = ""
+    """What the student's code printed during this check (truncated)."""
+    seconds: float = 0.0
+    """Wall time of the check (a timing field)."""
+    credit: Fraction | None = None
+    """Fraction of the points the check's own evidence earned, for checks that give partial
+    credit; None: all points when passed, none otherwise."""
+    raised: Raised | None = None
+    """The student's exception, when one ended the check (the student view redacts its text)."""
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """Outcome of one check of the spec on one submission."""
 
@@ -44,7 +84,7 @@ class CheckResult:
     title: str
     """Short human title shown in tables."""
     status: Status
-    """passed / failed / error (student code raised or returned garbage) / timeout / skipped."""
+    """passed / failed / error (student code raised or returned garbage) / timeout."""
     score: float
     """Points earned (0 or max_score unless the check gives partial credit)."""
     max_score: float
@@ -52,7 +92,10 @@ class CheckResult:
     visibility: Visibility
     """Gradescope visibility of this check."""
     message: str
-    """What happened, for the student: the first failing comparison or the error."""
+    """What happened: the first failing comparison or the error, in full (views show it through
+    ``grader.report.student_view``, which redacts what a student may not see)."""
+    notes: tuple[str, ...] = ()
+    """Advisory notes of the check (no points depend on them)."""
     comparisons: tuple[Comparison, ...] = ()
     """Every comparison made, in order."""
     diagnosis: str | None = None
@@ -65,6 +108,8 @@ class CheckResult:
     """Wall time of the check (a timing field: excluded from determinism comparisons)."""
     counts: bool = True
     """False for informative checks that carry no points."""
+    raised: Raised | None = None
+    """The student's exception, when one ended the check (the student view redacts its text)."""
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def grade_bundled(out: Path) -> dict[str, dict[str, Any]]:
     docs: dict[str, dict[str, Any]] = {}
     for course, folders in bundled().items():
         results = api.grade(folders, out=out / course, assignment=course, sandbox="process",
-                            overrides={"check_seconds": CHECK_SECONDS})
+                            limits={"check_seconds": CHECK_SECONDS})
         for result in results:
             path = out / course / result.name / "results.json"
             docs[f"{course}/{result.name}"] = json.loads(path.read_text(encoding="utf-8"))

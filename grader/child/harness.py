@@ -48,7 +48,7 @@ class _InjectedCache(tuple):  # noqa: SLOT001 - a marker type, nothing more
 
 
 class StudentError(Exception):
-    """The student's code raised, or returned something that cannot be graded."""
+    """A name the host asked for is not defined by the student's module (error kind ``missing``)."""
 
 
 class Harness:
@@ -276,7 +276,9 @@ def _describe(exc: BaseException) -> dict[str, str]:
         text, message = "", "<exception could not be printed>"
     if len(text) > MAX_TRACEBACK_CHARS:
         text = "...\n" + text[-MAX_TRACEBACK_CHARS:]
-    return {"type": type(exc).__name__, "message": message[:1000], "traceback": text}
+    # The host words a missing name differently from an exception of the student's code.
+    kind = "missing" if type(exc) is StudentError else "raised"
+    return {"kind": kind, "type": type(exc).__name__, "message": message[:1000], "traceback": text}
 
 
 def serve(fd_in: int, fd_out: int) -> None:
@@ -301,7 +303,8 @@ def serve(fd_in: int, fd_out: int) -> None:
             reply["ok"] = True
             reply["value"] = encoder.encode(op(req))
         except protocol.ProtocolError as exc:
-            reply = {"id": req.get("id"), "ok": False, "error": {"type": "ProtocolError", "message": str(exc), "traceback": ""}}
+            error = {"kind": "ungradable", "type": "ProtocolError", "message": str(exc), "traceback": ""}
+            reply = {"id": req.get("id"), "ok": False, "error": error}
             encoder.arrays.clear()
         except BaseException as exc:  # noqa: BLE001 - student code may raise anything, even SystemExit
             reply = {"id": req.get("id"), "ok": False, "error": _describe(exc)}

@@ -3,8 +3,8 @@
 Gradescope reads the top-level ``score``, ``output``, ``visibility``, ``stdout_visibility`` and
 ``tests[]`` with ``name``, ``score``, ``max_score``, ``status`` ('passed'/'failed'), ``output``,
 ``visibility``, ``tags`` and ``extra_data``; other keys are ignored by Gradescope and carry our detail.
-What a student's code printed is included only for visible checks: for hidden checks its inputs
-entered the child, so the output could leak them.
+Every check is rendered from its student view (``grader.report.student_view``), which decides what
+a student may see.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from grader.results import CheckResult, SubmissionResult
+from grader.report.student_view import StudentCheck, student_check
+from grader.results import SubmissionResult
 
 
 def _num(x: float | None) -> Any:
@@ -23,13 +24,13 @@ def _num(x: float | None) -> Any:
     return x if math.isfinite(x) else str(x)
 
 
-def _test(check: CheckResult) -> dict[str, Any]:
+def _test(check: StudentCheck) -> dict[str, Any]:
     lines = [check.message]
     if check.diagnosis:
         lines.append(f"Looks like: {check.diagnosis}")
     if check.root_cause:
         lines.append(f"Likely root cause: check '{check.root_cause}' failed too")
-    if check.output and check.visibility == "visible":
+    if check.output:
         lines.append("Your code printed:\n" + check.output)
     return {
         "name": f"{check.part}: {check.title}",
@@ -67,7 +68,7 @@ def to_gradescope(result: SubmissionResult) -> dict[str, Any]:
         "output": "\n".join(output),
         "visibility": "visible",
         "stdout_visibility": "hidden",
-        "tests": [_test(c) for c in result.checks],
+        "tests": [_test(student_check(c)) for c in result.checks],
         "assignment": result.assignment,
         "detection": result.detection,
         "isolation": result.isolation,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import textwrap
 
+from grader.report.student_view import student_check
 from grader.results import SubmissionResult
 
-MARK = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skipped": "skip"}
+MARK = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT"}
 
 
 def one_line(result: SubmissionResult) -> str:
@@ -26,7 +27,7 @@ def check_table(result: SubmissionResult, width: int = 100) -> str:
     for note in result.notes:
         lines.append(f"  note: {note}")
     part = None
-    for check in result.checks:
+    for check in map(student_check, result.checks):
         if check.part != part:
             part = check.part
             lines.append(f"\n[{part}]")

@@ -9,35 +9,89 @@ from __future__ import annotations
 
 import errno
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import Field, dataclass, field, fields
+from typing import Any
 
-__all__ = ["Limits"]
+__all__ = ["LimitInfo", "Limits", "docs_table", "limit_fields"]
 
 _ERRNO = re.compile(r"\[Errno (\d+)\]")
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Limits applied to the student's process tree."""
+class LimitInfo:
+    """How one limit is spelled outside the code: option, spec key, unit, help, enforcement."""
 
-    check_seconds: float = 60.0
-    """Wall time of one check (enforced by the runner; the child is killed and restarted)."""
-    submission_seconds: float = 900.0
+    option: str
+    """Command-line option (``grade`` and ``check``), e.g. ``--memory-mb``."""
+    metavar: str
+    """The option's value in help and docs, e.g. ``M``."""
+    unit: int
+    """Field units per option unit (``2**20`` for an option in MiB of a field in bytes)."""
+    help: str
+    """One line for ``--help`` and the docs table."""
+    enforced_by: str
+    """What enforces it (for the docs table)."""
+
+
+def _limit(default: float, option: str, metavar: str, help: str, enforced_by: str, unit: int = 1) -> Any:
+    return field(default=default, metadata={"limit": LimitInfo(option, metavar, unit, help, enforced_by)})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits applied to the student's process tree.
+
+    Every field's metadata (``LimitInfo``) is the one source of its command-line option, its
+    spec key (the field name, in ``[limits]``), its unit and its help: the CLI, spec validation
+    and the docs table are generated from it (``limit_fields``, ``docs_table``).
+    """
+
+    check_seconds: float = _limit(60.0, "--timeout", "S", "wall-time limit per check, in seconds",
+                                  "the session's deadline (the child is killed and restarted)")
+    """Wall time of one check (enforced by the session; the child is killed and restarted)."""
+    submission_seconds: float = _limit(
+        900.0, "--submission-timeout", "S",
+        "wall-time limit of a whole submission, in seconds (later checks are not run)",
+        "the check stage: later checks are not run")
     """Wall time of a whole submission; checks after it is spent are not run."""
-    cpu_seconds: int = 600
+    cpu_seconds: int = _limit(600, "--cpu-seconds", "N", "CPU-time limit per process, in seconds",
+                              "RLIMIT_CPU (SIGXCPU)")
     """CPU time per process (RLIMIT_CPU; the kernel sends SIGXCPU, then SIGKILL)."""
-    memory_bytes: int = 2 * 1024**3
+    memory_bytes: int = _limit(2 * 1024**3, "--memory-mb", "M",
+                               "memory limit of the student's process tree, in MiB",
+                               "cgroup (RLIMIT_AS without one)", unit=2**20)
     """Memory of the whole tree (cgroup memory controller; RLIMIT_AS per process as a fallback)."""
-    max_processes: int = 32
+    max_processes: int = _limit(32, "--max-processes", "N", "processes and threads the student's code may run",
+                                "cgroup `pids.max` (RLIMIT_NPROC backstop)")
     """Processes and threads of the tree (cgroup pids controller; RLIMIT_NPROC for the sandbox uid)."""
-    max_open_files: int = 256
+    max_open_files: int = _limit(256, "--max-open-files", "N", "open files per process", "RLIMIT_NOFILE")
     """Open file descriptors per process (RLIMIT_NOFILE)."""
-    max_file_bytes: int = 64 * 1024**2
+    max_file_bytes: int = _limit(64 * 1024**2, "--max-file-mb", "M",
+                                 "largest file the student's code may write, printed output included, in MiB",
+                                 "RLIMIT_FSIZE, the captured output included", unit=2**20)
     """Largest file a process may write, its captured output included (RLIMIT_FSIZE)."""
-    output_bytes: int = 64 * 1024
+    output_bytes: int = _limit(64 * 1024, "--output-kb", "K", "printed output kept per check, in KiB",
+                               "the session keeps the last K KiB per check", unit=1024)
     """How much of what the student's code printed is kept per check."""
-    threads: int = 1
+    threads: int = _limit(1, "--threads", "N", "BLAS/OpenMP threads of the student's process",
+                          "`OMP_NUM_THREADS` and friends")
     """BLAS/OpenMP threads (OMP_NUM_THREADS and friends), pinned for determinism."""
+
+    @classmethod
+    def layered(cls, *layers: Mapping[str, float]) -> Limits:
+        """The defaults, overridden by each layer in turn (the spec's ``[limits]``, then the CLI's).
+
+        Keys are field names; values in the field's units (integer fields are truncated).
+        """
+        values: dict[str, float] = {}
+        for layer in layers:
+            values.update(layer)
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown limits: {', '.join(unknown)}")
+        types = {f.name: f.type for f in fields(cls)}
+        return cls(**{k: (int(v) if types[k] in ("int", int) else float(v)) for k, v in values.items()})
 
     # -- how a report names a limit -------------------------------------------------------------
 
@@ -75,3 +129,17 @@ class Limits:
         if errno.EMFILE in codes:
             return self.open_files_message()
         return None
+
+
+def limit_fields() -> list[tuple[Field[Any], LimitInfo]]:
+    """Every limit field with its ``LimitInfo``, in declaration order."""
+    return [(f, f.metadata["limit"]) for f in fields(Limits)]
+
+
+def docs_table() -> str:
+    """The Markdown table of limits in ``docs/sandbox.md`` (a test keeps the two equal)."""
+    rows = ["| spec key | option | default | enforced by |", "|---|---|---|---|"]
+    for f, info in limit_fields():
+        default = f.default / info.unit  # type: ignore[operator]
+        rows.append(f"| `{f.name}` | `{info.option} {info.metavar}` | {default:g} | {info.enforced_by} |")
+    return "\n".join(rows)

@@ -11,9 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import mistakes
-from grader.context import Context
-from reference import optim
+from grader.checks.context import Context
 
 STATE = {
     "sgd": (),
@@ -65,7 +63,7 @@ def value(ctx: Context) -> None:
         del student_config[keys["t"]]  # the student's code must supply its own default
     reply = ctx.call(rule, w.copy(), dw.copy(), student_config)
     next_w, returned = ctx.returns(reply, ("next_w", "config"), rule)
-    ref_w, ref_config = getattr(optim, rule)(w.copy(), dw.copy(), {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in config.items()})
+    ref_w, ref_config = ctx.oracle.call(rule, w.copy(), dw.copy(), {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in config.items()})
     ctx.compare("next_w", next_w, ref_w)
     if not isinstance(returned, dict):
         ctx.require("config", False, f"{rule} returned config as {type(returned).__name__}; expected the config dict")
@@ -75,9 +73,7 @@ def value(ctx: Context) -> None:
         course_key = keys.get(key, key)
         student[f"config['{key}']"] = returned.get(course_key)
         ctx.compare(f"config['{course_key}']", returned.get(course_key), np.asarray(ref_config[key], dtype=float))
-    variants = getattr(mistakes, rule, None)
-    if variants is not None:
-        ctx.diagnose(student, variants(w, dw, config))
+    ctx.diagnose(student, ctx.oracle.mistakes(rule, w, dw, config))
 
 
 VALUE = {rule: value for rule in STATE}

@@ -9,7 +9,6 @@ comes back is trusted beyond being plain data of bounded size.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -20,40 +19,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from grader.child import protocol
+from grader.errors import StudentCrashed, StudentTimeout, student_raised
 from grader.sandbox.limits import Limits
-
-CHILD_PACKAGE = Path(__file__).with_name("child")
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
-GIVEN_SOURCES = {"solver": "solver.py", "gradient_check": "gradient_check.py", "data": "data.py"}
-
-
-class StudentFailure(Exception):
-    """Base of everything the student's process did wrong during one request."""
-
-
-class StudentRaised(StudentFailure):
-    """The student's code raised (or a name it should define is missing).
-
-    ``limit`` names the sandbox limit the exception came from (a write past the file size
-    limit, too many open files), when it did; the message then ends with it.
-    """
-
-    def __init__(self, error: Mapping[str, Any], limit: str | None = None) -> None:
-        self.type = str(error.get("type", "Exception"))
-        self.detail = str(error.get("message", ""))
-        self.traceback = str(error.get("traceback", ""))
-        self.limit = limit
-        text = f"{self.type}: {self.detail}" if self.detail else self.type
-        super().__init__(f"{text}: {limit}" if limit else text)
-
-
-class StudentTimeout(StudentFailure):
-    """No reply before the check's deadline; the child was killed."""
-
-
-class StudentCrashed(StudentFailure):
-    """The child died or broke the protocol (exit, signal, limit, garbage on the channel)."""
-
 
 class Launcher(Protocol):
     """What the runner needs from a sandbox (see ``grader.sandbox.Sandbox``)."""
@@ -65,21 +32,6 @@ class Launcher(Protocol):
     def kill_all(self) -> None: ...
 
     def limit_hit(self) -> str | None: ...
-
-
-def stage_runtime(dest: Path) -> Path:
-    """Build the directory the child imports from: our child package and the given modules.
-
-    Only ``grader/child`` (as ``nngrader_child``) and the non-solution reference modules (as
-    ``nngrader_given``) are copied, so the reference's answers never enter the child.
-    """
-    shutil.copytree(CHILD_PACKAGE, dest / "nngrader_child", ignore=shutil.ignore_patterns("__pycache__"))
-    given = dest / "nngrader_given"
-    given.mkdir()
-    (given / "__init__.py").write_text('"""Trusted given modules (non-solution)."""\n')
-    for module, filename in GIVEN_SOURCES.items():
-        shutil.copyfile(REFERENCE_DIR / filename, given / f"{module}.py")
-    return dest
 
 
 @dataclass
@@ -182,7 +134,7 @@ class Session:
         if not reply.get("ok"):
             error = reply.get("error")
             error = error if isinstance(error, dict) else {}
-            raise StudentRaised(error, limit=self._limit_of(error))
+            raise student_raised(error, limit=self._limit_of(error))
         try:
             return protocol.decode(reply.get("value"), out_arrays)
         except protocol.ProtocolError as exc:

@@ -7,7 +7,7 @@ subject; a diagnosis is shown only when one variant matches within the check's t
 
 Not mistakes, deliberately absent: RMSProp with epsilon inside the root (within tolerance of the
 reference), and softmax without the max shift (correct on ordinary inputs; an overflow on large
-logits only earns an advisory note, see ``grader.subjects.layers``).
+logits only earns an advisory note, see ``grader.checks.layers``).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from grader.context import Context
+from grader.checks.context import Context
 
 Z = 5.0  # binomial bound in standard deviations: a correct layer fails with probability < 1e-6
 FLIPPED = "keep and drop probabilities are flipped"

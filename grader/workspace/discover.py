@@ -11,12 +11,12 @@ import os
 import shutil
 import stat
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.intake import SKIP_DIRS
 
-__all__ = ["Discovery", "find_files", "package_dirs", "stage_layout"]
+__all__ = ["Discovery", "copy_regular", "find_files", "package_dirs", "regular_py"]
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -28,11 +28,9 @@ class Discovery:
     """Logical name -> file chosen."""
     missing: list[str]
     """Logical names with no candidate."""
-    ambiguous: dict[str, list[Path]] = field(default_factory=dict)
-    """Logical name -> other candidates when more than one file had the name."""
 
 
-def _regular_py(folder: Path) -> Iterator[Path]:
+def regular_py(folder: Path) -> Iterator[Path]:
     """The ``.py`` regular files directly in ``folder`` (symlinks and special files excluded)."""
     with os.scandir(folder) as it:
         for item in it:
@@ -45,11 +43,11 @@ def _python_files(root: Path) -> list[Path]:
     for folder, dirnames, _ in os.walk(root, followlinks=False):
         # os.walk lists links to folders among dirnames but, with followlinks=False, never enters them.
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-        files.extend(_regular_py(Path(folder)))
+        files.extend(regular_py(Path(folder)))
     return files
 
 
-def _copy_regular(src: Path, dest: Path) -> None:
+def copy_regular(src: Path, dest: Path) -> None:
     """Copy ``src`` only if it is (still) a regular file; never through a symlink."""
     with os.fdopen(os.open(src, _OPEN_FLAGS), "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
@@ -74,7 +72,8 @@ def find_files(root: Path, wanted: Mapping[str, str]) -> Discovery:
     Ties break by the longest matching path suffix, then the shallowest file, then name order.
     """
     files = _python_files(root)
-    found, missing, ambiguous = {}, [], {}
+    found: dict[str, Path] = {}
+    missing: list[str] = []
     for logical, canonical in wanted.items():
         name = Path(canonical).name
         candidates = [p for p in files if p.name == name]
@@ -83,37 +82,9 @@ def find_files(root: Path, wanted: Mapping[str, str]) -> Discovery:
             continue
         candidates.sort(key=lambda p: (-_suffix_match(p.relative_to(root), canonical), len(p.relative_to(root).parts), str(p)))
         found[logical] = candidates[0]
-        if len(candidates) > 1:
-            ambiguous[logical] = candidates[1:]
-    return Discovery(found, missing, ambiguous)
+    return Discovery(found, missing)
 
 
 def package_dirs(root: Path) -> list[Path]:
     """Directories that hold Python files (candidate packages), shallowest first."""
     return sorted({p.parent for p in _python_files(root)}, key=lambda p: (len(p.parts), str(p)))
-
-
-def stage_layout(discovery: Discovery, canonical: Mapping[str, str], dest: Path) -> Path:
-    """Copy found modules to their canonical paths under ``dest``, with the package files beside them.
-
-    Other ``.py`` files from each module's folder (students' helpers such as ``fast_layers.py``)
-    are copied into the same canonical folder without overwriting; every package folder gets an
-    ``__init__.py``.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    for logical, src in discovery.found.items():
-        target = dest / canonical[logical]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _copy_regular(src, target)
-    for logical, src in discovery.found.items():
-        folder = (dest / canonical[logical]).parent
-        for sibling in sorted(_regular_py(src.parent)):
-            if not (folder / sibling.name).exists():
-                _copy_regular(sibling, folder / sibling.name)
-    for rel in canonical.values():
-        folder = (dest / rel).parent
-        while folder != dest and dest in folder.parents:
-            folder.mkdir(parents=True, exist_ok=True)  # the module may be missing: the package still imports
-            (folder / "__init__.py").touch(exist_ok=True)
-            folder = folder.parent
-    return dest

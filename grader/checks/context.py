@@ -1,42 +1,47 @@
-"""What a check sees while it runs: seeded inputs, calls into the child, comparisons.
+"""What a check sees while it runs: seeded inputs, calls into the child, the oracle, comparisons.
 
-A subject (``grader.subjects``) is a small function ``(ctx) -> None`` that builds inputs, calls
-the student's code through ``ctx.call`` and the reference directly, and records comparisons with
-``ctx.compare`` / ``ctx.require``. The engine turns the record into a ``CheckResult``.
+A check (``grader.checks.registry``) is a small function ``(ctx) -> None`` that builds inputs,
+calls the student's code through ``ctx.call``, gets expected values from ``ctx.oracle``, and
+records comparisons with ``ctx.compare`` / ``ctx.require``. ``grader.checks.execute`` turns the
+record into an ``Outcome``; ``grader.scoring`` decides its points.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
+from grader.checks.oracle import Oracle
+from grader.child.protocol import Encoder
 from grader.compare import compare
+from grader.errors import BadReturn
 from grader.results import Comparison
-from grader.runner import Session
+from grader.sandbox.session import Session
 from grader.spec import Check, Spec
 
-
-class BadReturn(Exception):
-    """The student's function returned something of the wrong structure."""
+__all__ = ["BadReturn", "Context", "describe"]
 
 
 class Context:
     """Inputs, student calls and comparisons of one check."""
 
-    def __init__(self, check: Check, spec: Spec, session: Session, timeout: float) -> None:
+    def __init__(self, check: Check, spec: Spec, session: Session, oracle: Oracle, timeout: float) -> None:
         self.check = check
         self.spec = spec
         self.api = spec.api
         self.session = session
+        self.oracle = oracle
         self.deadline = time.monotonic() + timeout
         # RandomState(seed) draws exactly what the notebooks' np.random.seed(seed) cells draw.
         self.rng = np.random.RandomState(check.seed)
         self.comparisons: list[Comparison] = []
         self.diagnosis: str | None = None
         self.notes: list[str] = []
+        self.credit: Fraction | None = None
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -77,8 +82,6 @@ class Context:
 
     def request(self, op: str, payload: tuple[list[Any], dict[str, Any]] | None = None, **fields: Any) -> Any:
         """Send one protocol request; every field is encoded (arrays travel in the payload)."""
-        from grader.child.protocol import Encoder
-
         if payload is not None:
             fields["args"], fields["kwargs"] = payload
         enc = Encoder()
@@ -117,6 +120,12 @@ class Context:
         dtype = "float32" if getattr(actual, "dtype", None) == np.float32 else "float64"
         tol = self.spec.tolerance(self.check, dtype)
         return compare("candidate", actual, expected, rtol=tol.rtol, atol=tol.atol).passed
+
+    def award(self, fraction: Fraction) -> None:
+        """Earn ``fraction`` (0..1) of the check's points, for checks that give partial credit."""
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"credit {fraction} is outside 0..1")
+        self.credit = fraction
 
     def require(self, name: str, ok: bool, message: str) -> bool:
         """Record a property check that is not an array comparison."""

@@ -15,9 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import mistakes
-from grader.context import Context
-from reference import layers as L
+from grader.checks.context import Context
 
 
 @dataclass(frozen=True)
@@ -94,13 +92,13 @@ def value_forward(ctx: Context) -> None:
             batches.append(xs.copy())
             reply = ctx.call(layer.forward, xs, args[1], args[2], train_param, return_args=True)
             train_param = reply["args"][3]
-            L.batchnorm_forward(xs, args[1], args[2], ref_param)
+            ctx.oracle.call("batchnorm_forward", xs, args[1], args[2], ref_param)
         args[3] = {**train_param, "mode": "test"}
         ref_args[3] = {**ref_param, "mode": "test"}
     before = _copy(ref_args)
     reply = ctx.call(layer.forward, *args, keep=(1,), return_args=True)
     (out, _cache) = ctx.returns(reply["value"], ("out", "cache"), layer.forward)
-    ref_out, _ = getattr(L, layer.forward)(*ref_args)
+    ref_out, _ = ctx.oracle.call(layer.forward, *ref_args)
     ctx.compare("out", out, ref_out)
     student = {"out": out}
     if layer.forward == "batchnorm_forward" and ref_args[3]["mode"] == "train":
@@ -109,12 +107,12 @@ def value_forward(ctx: Context) -> None:
             student[f"bn_param['{key}']"] = student_param.get(key)
             ctx.compare(f"bn_param['{key}']", student_param.get(key), ref_args[3][key])
     if layer.forward == "batchnorm_forward":
-        candidates = mistakes.batchnorm_forward(*before)
+        candidates = ctx.oracle.mistakes("batchnorm_forward", *before)
         if batches:
-            candidates += mistakes.batchnorm_after_warmup(batches, *before[:3])
+            candidates += ctx.oracle.mistakes("batchnorm_after_warmup", batches, *before[:3])
         ctx.diagnose(student, candidates)
     elif layer.forward == "layernorm_forward":
-        ctx.diagnose(student, mistakes.layernorm_forward(*before[:3]))
+        ctx.diagnose(student, ctx.oracle.mistakes("layernorm_forward", *before[:3]))
 
 
 def value_backward(ctx: Context) -> None:
@@ -122,17 +120,17 @@ def value_backward(ctx: Context) -> None:
     layer = BY_BACKWARD[ctx.check.subject]
     args = layer.inputs(ctx)
     ref_args = _copy(args)
-    ref_out, ref_cache = getattr(L, layer.forward)(*ref_args)
+    ref_out, ref_cache = ctx.oracle.call(layer.forward, *ref_args)
     dout = ctx.randn("dout", np.shape(ref_out))
     out, cache = ctx.returns(ctx.call(layer.forward, *args, keep=(1,)), ("out", "cache"), layer.forward)
     grads = ctx.returns(ctx.call(layer.backward, dout, cache), layer.grads, layer.backward)
-    expected = getattr(L, layer.backward)(dout, ref_cache)
+    expected = ctx.oracle.call(layer.backward, dout, ref_cache)
     for name, actual, want in zip(layer.grads, grads, expected if len(layer.grads) > 1 else (expected,)):
         ctx.compare(name, actual, want)
         if name in ("dgamma", "dbeta") and getattr(actual, "shape", None) == (args[0].shape[0],):
             ctx.diagnosis = f"{name} is summed over the wrong axis: sum over the batch (axis 0)"
     if layer.forward == "batchnorm_forward":
-        ctx.diagnose(dict(zip(layer.grads, grads)), mistakes.batchnorm_backward(*args[:3], dout))
+        ctx.diagnose(dict(zip(layer.grads, grads)), ctx.oracle.mistakes("batchnorm_backward", *args[:3], dout))
 
 
 def gradient(ctx: Context) -> None:
@@ -153,7 +151,7 @@ def value_loss(ctx: Context) -> None:
     """softmax_loss / svm_loss: loss and dx vs the reference."""
     x, y = _loss_inputs(ctx)
     loss, dx = ctx.returns(ctx.call(ctx.check.subject, x, y), ("loss", "dx"), ctx.check.subject)
-    ref_loss, ref_dx = getattr(L, ctx.check.subject)(x.copy(), y.copy())
+    ref_loss, ref_dx = ctx.oracle.call(ctx.check.subject, x.copy(), y.copy())
     ctx.compare("loss", loss, ref_loss)
     ctx.compare("dx", dx, ref_dx)
     if ctx.check.subject == "softmax_loss":

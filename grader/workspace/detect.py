@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import discover
+from grader.workspace import discover
 from grader.spec import Spec
 
 

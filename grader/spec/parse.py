@@ -1,16 +1,16 @@
-"""Course specs: TOML files in ``assignments/`` loaded into frozen dataclasses and validated.
+"""Course specs: TOML files in ``assignments/`` parsed and validated into ``grader.spec.model``.
 
 The format is documented for instructors in ``assignments/README.md``. Every problem is reported
 as a ``SpecError`` naming the file, the key and what is wrong. ``SCHEMA_VERSION`` is the version
-this code reads; older versions are upgraded by the steps in ``UPGRADES``.
+this code reads. Check kinds, their subjects and params come from the catalogue
+(``grader.checks.catalog``, pure data); nothing here imports a check implementation.
 """
 
 from __future__ import annotations
 
-import math
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -19,201 +19,23 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+from grader.checks.catalog import KINDS, known_names, module_of
 from grader.errors import SpecError
+from grader.sandbox.limits import Limits
+from grader.spec.model import STATE_KEYS, Api, Check, FinalAccuracy, Part, Spec, Tolerance
+
+__all__ = ["SCHEMA_VERSION", "load_spec", "parse_spec"]
 
 SCHEMA_VERSION = 1
-CHECK_KINDS = ("value", "gradient", "model_init", "model_loss", "dropout", "solver")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-STATE_KEYS = ("velocity", "cache", "m", "v", "t")
 GIVEN_MODULES = ("solver", "gradient_check", "data")
 STAND_INS = ("empty", "layer_utils")
 """What can stand in for a course module a submission lacks: an empty module (a CNN-part helper
 such as ``fast_layers.py`` that graded code imports but never calls), or the starter's
 ``layer_utils`` composites over the student's own layers."""
-LIMIT_KEYS = ("check_seconds", "submission_seconds", "cpu_seconds", "memory_bytes", "max_processes",
-              "max_open_files", "max_file_bytes", "output_bytes", "threads")
-_NET_PARAMS = ("hidden_dims", "hidden_dim", "input_dim", "num_classes", "weight_scale", "dtype",
-               "normalization", "dropout_keep", "dropout_seed", "reg")
-CHECK_PARAMS: dict[str, tuple[str, ...]] = {
-    "value": ("mode", "eps", "momentum", "scale", "shift", "warmup", "fixture", "learning_rate",
-              "decay_rate", "beta1", "beta2", "epsilon", "t", "fresh"),
-    "gradient": ("h", "scale", "shift", "mode"),
-    "model_init": _NET_PARAMS,
-    "model_loss": (*_NET_PARAMS, "num_inputs", "linspace", "labels", "perturb", "scores"),
-    "dropout": ("keep", "shift"),
-    "solver": ("update_rule", "learning_rate", "hidden_dims", "num_epochs", "batch_size", "num_train",
-               "num_val", "image_size", "min_accuracy", "weight_scale", "reg", "lr_decay"),
-}
-"""The ``params`` keys each check kind reads (a misspelt key would otherwise be ignored silently)."""
+LIMIT_KEYS = tuple(f.name for f in fields(Limits))
+"""``[limits]`` keys: the ``Limits`` field names."""
 SHAPE_NAMES = ("x", "w", "b", "gamma", "beta", "dout", "dw", "running_mean")
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
-"""schema version -> function upgrading a raw spec of that version to the next one."""
-
-
-@dataclass(frozen=True)
-class Api:
-    """How a course names and interprets the canonical API (the reference's)."""
-
-    dropout_p: str = "keep"
-    """Meaning of ``dropout_param['p']``: ``keep`` or ``drop`` probability."""
-    fc_dropout_arg: str = "dropout_keep_ratio"
-    """FullyConnectedNet constructor argument for dropout."""
-    fc_dropout_off: float = 1.0
-    """Value of that argument that disables dropout (1 for keep, 0 for drop)."""
-    fc_normalization: str = "normalization"
-    """``normalization`` (string None/'batchnorm'/'layernorm') or ``use_batchnorm`` (bool)."""
-    bn_mode_line: str = "fixed"
-    """``fixed``: loss(X) uses running stats; ``starter``: BN stays in train mode; ``either``."""
-    adam_t_default: int = 0
-    """Value the course's adam uses when ``config`` has no ``t``."""
-    twolayer_hidden_arg: str = "hidden_dim"
-    """TwoLayerNet constructor argument for the hidden size (UCLA: ``hidden_dims``)."""
-    state_keys: Mapping[str, str] = field(default_factory=lambda: {k: k for k in STATE_KEYS})
-    """Canonical optimizer state key -> the course's key (UCLA: cache->a, m->v, v->a)."""
-    names: Mapping[str, str] = field(default_factory=dict)
-    """Canonical function/class name -> the course's name, where they differ."""
-    not_student_work: tuple[str, ...] = ()
-    """Canonical names given (pre-implemented) in this offering: their checks are not run."""
-    compat: bool = False
-    """Enable the compatibility shim (removed numpy aliases, past/future/six, torch stand-in)."""
-    flip_policy: str = "no_credit"
-    """Keep/drop flipped dropout: ``no_credit`` (default) or ``credit``."""
-
-    def name(self, canonical: str) -> str:
-        """The course's name for a canonical function or class."""
-        return self.names.get(canonical, canonical)
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """Elementwise rule |actual - expected| <= atol + rtol * |expected| (see grader.compare)."""
-
-    rtol: float
-    atol: float
-
-
-@dataclass(frozen=True)
-class Check:
-    """One graded check."""
-
-    id: str
-    part: str
-    kind: str
-    subject: str
-    """Canonical function or class the check is about (e.g. ``batchnorm_backward``)."""
-    points: float
-    visibility: str
-    seed: int
-    title: str
-    shapes: Mapping[str, tuple[int, ...]]
-    params: Mapping[str, Any]
-    tolerance: Tolerance | None
-    """Overrides the spec's dtype default when set."""
-    award: str
-    """``points`` (normal), ``with_value`` (gradient checks: only if ``value_check`` passed) or
-    ``informative`` (no points)."""
-    value_check: str | None
-    depends: tuple[str, ...]
-    """Checks whose failure is named as the likely root cause when this one fails."""
-
-
-@dataclass(frozen=True)
-class Part:
-    id: str
-    title: str
-
-
-@dataclass(frozen=True)
-class FinalAccuracy:
-    """Score rule for the trained model: points * clip((floor(X) - lower) / (upper - lower), 0, 1).
-
-    X is the accuracy in percent. ``lower == upper`` is a threshold: all points at ``upper``.
-    """
-
-    lower: float
-    upper: float
-    points: float
-    split: str = "val"
-
-    def score(self, accuracy_percent: float) -> float:
-        """Points for an accuracy in percent (UCLA: ``min(floor(X - 32) / 28, 1)`` of the points)."""
-        x = math.floor(accuracy_percent)
-        if self.upper == self.lower:
-            return self.points if x >= self.upper else 0.0
-        return self.points * min(max((x - self.lower) / (self.upper - self.lower), 0.0), 1.0)
-
-
-@dataclass(frozen=True)
-class Spec:
-    """A validated course spec."""
-
-    id: str
-    title: str
-    path: Path
-    student_modules: Mapping[str, str]
-    """Logical module name -> canonical path in the course layout (``cs231n/layers.py``)."""
-    given_modules: Mapping[str, str]
-    """Canonical path -> trusted given module (``solver``, ``gradient_check``, ``data``)."""
-    api: Api
-    tolerances: Mapping[str, Tolerance]
-    parts: tuple[Part, ...]
-    checks: tuple[Check, ...]
-    final_accuracy: FinalAccuracy | None
-    offerings: Mapping[str, Mapping[str, Any]]
-    """Offering name -> api overrides (e.g. ``{"2025": {"not_student_work": [...]}}``)."""
-    detect: Mapping[str, Any]
-    """Evidence used to recognise submissions of this course (package names, signatures)."""
-    limits: Mapping[str, float] = field(default_factory=dict)
-    """Sandbox limits this course sets (``grader.sandbox.Limits`` field names); the CLI overrides them."""
-    stand_ins: Mapping[str, str] = field(default_factory=dict)
-    """Course path -> stand-in kind (``STAND_INS``), supplied only when the submission lacks the file."""
-
-    def module_of(self, canonical: str) -> str:
-        """Logical module that defines a canonical function or class."""
-        return SUBJECT_MODULES.get(canonical, "layers")
-
-    def dotted(self, logical: str) -> str:
-        """Importable dotted name of a student module."""
-        return self.student_modules[logical].removesuffix(".py").replace("/", ".")
-
-    def tolerance(self, check: Check, dtype: str = "float64") -> Tolerance:
-        """The tolerance for a student output of ``dtype``: the check's override, else the spec's.
-
-        A float32 output is never held to less than the spec's float32 tolerance, so a check's
-        tight float64 override does not fail float32 arithmetic the spec permits.
-        """
-        default = self.tolerances[dtype]
-        if check.tolerance is None:
-            return default
-        if dtype == "float32":
-            return Tolerance(max(check.tolerance.rtol, default.rtol), max(check.tolerance.atol, default.atol))
-        return check.tolerance
-
-    def for_offering(self, offering: str | None) -> Spec:
-        """This spec with an offering's api overrides applied."""
-        if offering is None:
-            return self
-        if offering not in self.offerings:
-            raise SpecError(self.path, "offerings", f"no offering {offering!r}; have {sorted(self.offerings)}")
-        overrides = dict(self.offerings[offering])
-        if "not_student_work" in overrides:
-            overrides["not_student_work"] = tuple(overrides["not_student_work"])
-        return replace(self, api=replace(self.api, **overrides))
-
-    def active_checks(self) -> tuple[Check, ...]:
-        """Checks whose subject is student work in this offering."""
-        return tuple(c for c in self.checks if c.subject not in self.api.not_student_work)
-
-
-SUBJECT_MODULES = {
-    **{n: "optim" for n in ("sgd", "sgd_momentum", "sgd_nesterov_momentum", "rmsprop", "adam")},
-    "TwoLayerNet": "fc_net",
-    "FullyConnectedNet": "fc_net",
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -232,12 +54,8 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
     """Validate an already-parsed TOML document."""
     r = _Reader(raw, path, "")
     version = r.int("schema_version")
-    if version > SCHEMA_VERSION or version < 1:
-        raise SpecError(path, "schema_version", f"{version} is not supported (this nngrader reads 1..{SCHEMA_VERSION})")
-    while version < SCHEMA_VERSION:
-        raw = UPGRADES[version](raw)
-        version += 1
-    r = _Reader(raw, path, "")
+    if version != SCHEMA_VERSION:
+        raise SpecError(path, "schema_version", f"{version} is not supported (this nngrader reads {SCHEMA_VERSION})")
     r.only("schema_version", "id", "title", "layout", "api", "tolerance", "parts", "checks", "final_accuracy",
            "offerings", "detect", "limits")
     layout = r.table("layout")
@@ -359,13 +177,13 @@ def _parse_check(c: _Reader, part_ids: set[str]) -> Check:
     points = c.num("points", 1.0)
     if points < 0:
         raise SpecError(c.path, c.key("points"), "must not be negative")
-    kind = c.choice("kind", CHECK_KINDS)
+    kind = c.choice("kind", tuple(KINDS))
     award = c.choice("award", ("points", "with_value", "informative"), "points")
     value_check = c.str("value_check", "") or None
     if award == "with_value" and value_check is None:
         raise SpecError(c.path, c.key("value_check"), "award = 'with_value' needs the id of the value check")
     params = c.table("params", required=False)
-    params.only(*CHECK_PARAMS[kind])
+    params.only(*KINDS[kind].params)
     _validate_params(params)
     seed = c.int("seed", 0)
     if not 0 <= seed < 2**32:
@@ -407,18 +225,16 @@ def _validate_params(p: _Reader) -> None:
 
 
 def _validate_checks(checks: tuple[Check, ...], student: Mapping[str, str], path: Path) -> None:
-    from grader.subjects import SUBJECTS  # the registry of what each kind can check
-
     seen: set[str] = set()
     for i, check in enumerate(checks):
         key = f"checks[{i}]"
         if check.id in seen:
             raise SpecError(path, f"{key}.id", f"duplicate check id {check.id!r}")
         seen.add(check.id)
-        subjects = SUBJECTS.get(check.kind, {})
+        subjects = KINDS[check.kind].subjects
         if check.subject not in subjects:
             raise SpecError(path, f"{key}.subject", f"{check.kind} checks cannot test {check.subject!r}; known: {sorted(subjects)}")
-        module = SUBJECT_MODULES.get(check.subject, "layers")
+        module = module_of(check.subject)
         if module not in student:
             raise SpecError(path, f"{key}.subject", f"{check.subject!r} lives in module {module!r}, which layout.student does not declare")
     by_id = {c.id: c for c in checks}
@@ -432,13 +248,6 @@ def _validate_checks(checks: tuple[Check, ...], student: Mapping[str, str], path
             if target is None or target is check or target.kind != "value":
                 raise SpecError(path, f"checks[{i}].value_check",
                                 f"{check.value_check!r} is not the id of another check of kind 'value'")
-
-
-def known_names() -> set[str]:
-    """Every canonical function or class name a spec may refer to (``names``, ``not_student_work``)."""
-    from grader.subjects import SUBJECTS
-
-    return {s for subjects in SUBJECTS.values() for s in subjects} | set(SUBJECT_MODULES)
 
 
 class _Reader:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.context import Context
-from grader.subjects.models import course_kwargs
-from reference import fc_net
+from grader.checks.context import Context
+from grader.checks.nets import course_kwargs
 from reference.data import synthetic_dataset
 
 
@@ -44,7 +43,7 @@ def train(ctx: Context) -> None:
         return
     losses = np.asarray(result.get("loss_history", []), dtype=np.float64)
     params = result.get("params") or {}
-    reference = fc_net.FullyConnectedNet(**{k: v for k, v in kw.items() if k != "seed"})
+    reference = ctx.oracle.model("FullyConnectedNet", **{k: v for k, v in kw.items() if k != "seed"})
     shapes_ok = set(params) == set(reference.params) and all(
         getattr(params[k], "shape", None) == v.shape for k, v in reference.params.items())
     if not ctx.require("trained parameters", shapes_ok,

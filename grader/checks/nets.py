@@ -1,0 +1,100 @@
+"""The student's net and its reference twin: constructor arguments under the course's names,
+building the student's net in the child, and comparing test-mode scores with the reference's.
+
+Shared by the ``model_loss`` checks (``grader.checks.models``) and their no-injection fallback
+(``grader.checks.no_injection``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from grader.checks.context import Context
+from grader.compare import compare
+from grader.spec import Api
+
+__all__ = ["build", "canonical_kwargs", "close", "course_kwargs", "reference_kwargs", "reference_twin", "scores"]
+
+
+def canonical_kwargs(ctx: Context) -> dict[str, Any]:
+    """Reference constructor arguments from the check's params."""
+    subject = ctx.check.subject
+    kw: dict[str, Any] = {
+        "input_dim": int(ctx.param("input_dim", 15)),
+        "num_classes": int(ctx.param("num_classes", 10)),
+        "weight_scale": float(ctx.param("weight_scale", 5e-2)),
+        "reg": float(ctx.param("reg", 0.0)),
+    }
+    if subject == "TwoLayerNet":
+        kw["hidden_dim"] = int(ctx.param("hidden_dim", 50))
+        return kw
+    kw["hidden_dims"] = list(ctx.param("hidden_dims", [20, 30]))
+    kw["dtype"] = np.dtype(ctx.param("dtype", "float64")).type
+    kw["normalization"] = ctx.param("normalization", None) or None
+    kw["dropout_keep_ratio"] = float(ctx.param("dropout_keep", 1.0))
+    kw["seed"] = ctx.param("dropout_seed", 123 if kw["dropout_keep_ratio"] != 1 else None)
+    return kw
+
+
+def course_kwargs(api: Api, subject: str, kw: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """Map canonical constructor arguments to the course's names and meanings."""
+    kw = dict(kw)
+    if subject == "TwoLayerNet":
+        hidden = kw.pop("hidden_dim")
+        return [], {**kw, api.twolayer_hidden_arg: hidden}
+    args = [kw.pop("hidden_dims")]
+    keep = kw.pop("dropout_keep_ratio")
+    if keep != 1:
+        kw[api.fc_dropout_arg] = keep if api.dropout_p == "keep" else 1.0 - keep
+    norm = kw.pop("normalization")
+    if api.fc_normalization == "use_batchnorm":
+        if norm == "batchnorm":
+            kw["use_batchnorm"] = True
+    elif norm is not None:
+        kw["normalization"] = norm
+    if kw.get("seed") is None:
+        kw.pop("seed", None)
+    kw["dtype"] = np.dtype(kw["dtype"]).name  # dtypes cannot cross; the child resolves the name
+    return args, kw
+
+
+def build(ctx: Context, kw: dict[str, Any]) -> Any:
+    """Construct the student's model with canonical kwargs mapped to the course's."""
+    args, ckw = course_kwargs(ctx.api, ctx.check.subject, kw)
+    return ctx.request("construct", (args, ckw), fn=ctx.target(ctx.check.subject), seed=ctx.check.seed)
+
+
+def scores(ctx: Context, method: dict[str, Any], X: np.ndarray, ref: Any, kw: dict[str, Any]) -> None:
+    """Test-mode scores ``loss(X)`` of the student's net vs the reference's (``X``: shape (N, D))."""
+    scores = ctx.call(method, X.copy())
+    expected = ref.loss(X.copy())
+    if kw.get("normalization") == "batchnorm" and ctx.api.bn_mode_line == "either":
+        starter = reference_twin(ctx, ref, kw, "starter")
+        for candidate in (expected, starter.loss(X.copy())):
+            if close(ctx, scores, candidate):
+                expected = candidate
+                break
+    ctx.compare("scores = loss(X)", scores, expected)
+
+
+def close(ctx: Context, actual: Any, expected: np.ndarray) -> bool:
+    """Whether ``actual`` is within the check's tolerance of ``expected`` (nothing recorded)."""
+    tol = ctx.spec.tolerance(ctx.check)
+    return compare("scores", actual, expected, rtol=tol.rtol, atol=tol.atol).passed
+
+
+def reference_twin(ctx: Context, ref: Any, kw: dict[str, Any], line: str) -> Any:
+    """A reference net with ``ref``'s parameters and the other batchnorm mode line."""
+    twin = ctx.oracle.model("FullyConnectedNet", **{**reference_kwargs(ctx, kw), "bn_mode_line": line})
+    twin.params = {k: v.copy() for k, v in ref.params.items()}
+    return twin
+
+
+def reference_kwargs(ctx: Context, kw: dict[str, Any]) -> dict[str, Any]:
+    """Reference constructor arguments: the course's batchnorm mode line where it has one."""
+    if ctx.check.subject == "FullyConnectedNet" and kw.get("normalization") == "batchnorm":
+        line = ctx.api.bn_mode_line
+        return {**kw, "bn_mode_line": "fixed" if line == "either" else line}
+    return kw

@@ -1,0 +1,138 @@
+"""The grading pipeline: one submission through named stages, data flowing one way.
+
+    intake -> detect -> stage -> run -> score -> assemble -> render
+    (grader.intake)  (workspace.detect)  (workspace.stage)  (checks.execute)  (scoring)  (report.render)
+
+``grade_submission`` runs detect..assemble for one taken-in submission and returns its
+``SubmissionResult``; only ``grader.report.render`` writes files. ``grader.api`` is the public,
+keyword-only face that calls it (intake and rendering of a batch live there).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from grader import scoring
+from grader.checks.execute import run_checks
+from grader.checks.oracle import LiveOracle, Oracle
+from grader.intake import Submission
+from grader.results import CheckResult, Outcome, SubmissionResult
+from grader.sandbox import Limits, Sandbox
+from grader.sandbox.session import Session, SessionConfig
+from grader.spec import Spec
+from grader.workspace.detect import detect
+from grader.workspace.stage import Staged, stage
+
+__all__ = ["Detected", "Ran", "detect_course", "grade_submission", "run_staged"]
+
+LOG_BYTES = 1024 * 1024
+"""What the student's code printed, kept for the instructor's log (tail)."""
+
+
+@dataclass(frozen=True)
+class Detected:
+    """The detect stage's answer: the spec to grade against, and why."""
+
+    spec: Spec | None
+    """The spec, or None when no spec fits (``evidence`` says why)."""
+    evidence: str
+    """``--assignment ID`` when it was given, else the detection evidence."""
+
+
+@dataclass(frozen=True)
+class Ran:
+    """The run stage's answer: what happened in each check, and around them."""
+
+    outcomes: tuple[Outcome, ...]
+    """One per active check, in spec order."""
+    notes: tuple[str, ...]
+    """What the sandbox could not enforce on this machine, and the like."""
+    log: str
+    """Everything the student's code printed (truncated): for the instructor only."""
+
+
+def detect_course(submission: Submission, spec: Spec | None, specs: Iterable[Spec]) -> Detected:
+    """The spec given on the command line, else the one the files fit (never a guess)."""
+    if spec is not None:
+        return Detected(spec, f"--assignment {spec.id}")
+    if submission.root is None:
+        return Detected(None, "")
+    found = detect(submission.root, specs)
+    return Detected(found.spec, found.evidence)
+
+
+def run_staged(staged: Staged, spec: Spec, *, isolation: str, limits: Limits,
+               oracle: Oracle) -> Ran:
+    """Run ``spec``'s checks on the staged submission in its sandbox."""
+    with Sandbox(mode=isolation, workspace=staged.workspace, scratch=staged.scratch, ro_paths=[staged.runtime],
+                 limits=limits) as box:
+        config = SessionConfig(runtime=staged.runtime, workspace=staged.workspace, compat=spec.api.compat,
+                               modules={m: spec.dotted(m) for m in spec.student_modules},
+                               output_path=staged.output)
+        with Session(config, box) as session:
+            outcomes = run_checks(spec, session, oracle, missing=staged.missing, limits=limits)
+        notes = tuple(box.limit_notes)
+        log = session.output_since(0, LOG_BYTES)
+    return Ran(outcomes, notes, log)
+
+
+def grade_submission(submission: Submission, *, spec: Spec | None, specs: Iterable[Spec], workdir: Path,
+                     isolation: str, limits: Mapping[str, float] | None = None, public_only: bool = False,
+                     oracle: Oracle | None = None) -> SubmissionResult:
+    """Grade one taken-in submission; never raises for problems of the submission itself.
+
+    Args:
+        spec: the spec to grade against; None detects it among ``specs``.
+        isolation: the resolved sandbox mode (``bwrap`` or ``process``).
+        limits: limits by ``Limits`` field name, over the spec's ``[limits]``, over the defaults.
+        public_only: grade the visible checks only (``nngrader check``).
+        oracle: where expected values come from (the live reference by default).
+    """
+    start = time.monotonic()
+    if submission.error or submission.root is None:
+        return failed(submission.name, spec, "", isolation, submission.error or "nothing to grade")
+    detected = detect_course(submission, spec, specs)
+    if detected.spec is None:
+        return failed(submission.name, None, detected.evidence, isolation, detected.evidence)
+    spec = detected.spec
+    if public_only:
+        spec = replace(spec, checks=tuple(c for c in spec.checks if c.visibility == "visible"))
+    staged = stage(submission.root, spec, workdir)
+    ran = run_staged(staged, spec, isolation=isolation, limits=Limits.layered(spec.limits, limits or {}),
+                     oracle=oracle or LiveOracle())
+    checks = scoring.score(ran.outcomes, spec.active_checks())
+    return assemble(submission, spec, detected.evidence, staged, ran, checks, isolation,
+                    seconds=time.monotonic() - start)
+
+
+def assemble(submission: Submission, spec: Spec, detection: str, staged: Staged, ran: Ran,
+             checks: tuple[CheckResult, ...], isolation: str, *, seconds: float) -> SubmissionResult:
+    """The submission's result from the stages' data."""
+    # Empty stand-ins (CNN helpers nobody calls) are recorded in extra; a substituted
+    # layer_utils changes what the student's net runs, so the report says so.
+    notes = (*(f"{rel} was not in the submission; the starter's {kind} stand-in was used"
+               for rel, kind in staged.stand_ins.items() if kind != "empty"),
+             *submission.notes, *ran.notes)
+    if isolation != "bwrap":
+        notes = ("isolation was OFF (--sandbox process): student code ran without namespaces", *notes)
+    root = submission.root or Path()
+    return SubmissionResult(
+        name=submission.name, assignment=spec.id, detection=detection, checks=checks, isolation=isolation,
+        notes=notes, seconds=seconds, log=ran.log,
+        extra={"files": {k: str(v.relative_to(root)) for k, v in staged.found.items()},
+               "missing": list(staged.not_found), "stand_ins": dict(staged.stand_ins)},
+    )
+
+
+def failed(name: str, spec: Spec | None, detection: str, isolation: str, error: str) -> SubmissionResult:
+    """The result of a submission that could not be graded: every check errs with ``error``."""
+    checks: tuple[CheckResult, ...] = ()
+    if spec is not None:
+        checks = tuple(CheckResult(check_id=c.id, part=c.part, title=c.title, status="error", score=0.0,
+                                   max_score=c.points, visibility=c.visibility,  # type: ignore[arg-type]
+                                   message=error) for c in spec.active_checks())
+    return SubmissionResult(name=name, assignment=spec.id if spec else "", detection=detection,
+                            checks=checks, isolation=isolation, error=error)

@@ -1,0 +1,169 @@
+"""Course specs as frozen dataclasses: what ``grader.spec.parse`` builds from the TOML files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from grader.checks.catalog import module_of, modules_needed
+from grader.errors import SpecError
+
+__all__ = ["STATE_KEYS", "Api", "Check", "FinalAccuracy", "Part", "Spec", "Tolerance"]
+
+STATE_KEYS = ("velocity", "cache", "m", "v", "t")
+"""Canonical optimizer state keys (``config`` entries an update rule writes back)."""
+
+
+@dataclass(frozen=True)
+class Api:
+    """How a course names and interprets the canonical API (the reference's)."""
+
+    dropout_p: str = "keep"
+    """Meaning of ``dropout_param['p']``: ``keep`` or ``drop`` probability."""
+    fc_dropout_arg: str = "dropout_keep_ratio"
+    """FullyConnectedNet constructor argument for dropout."""
+    fc_dropout_off: float = 1.0
+    """Value of that argument that disables dropout (1 for keep, 0 for drop)."""
+    fc_normalization: str = "normalization"
+    """``normalization`` (string None/'batchnorm'/'layernorm') or ``use_batchnorm`` (bool)."""
+    bn_mode_line: str = "fixed"
+    """``fixed``: loss(X) uses running stats; ``starter``: BN stays in train mode; ``either``."""
+    adam_t_default: int = 0
+    """Value the course's adam uses when ``config`` has no ``t``."""
+    twolayer_hidden_arg: str = "hidden_dim"
+    """TwoLayerNet constructor argument for the hidden size (UCLA: ``hidden_dims``)."""
+    state_keys: Mapping[str, str] = field(default_factory=lambda: {k: k for k in STATE_KEYS})
+    """Canonical optimizer state key -> the course's key (UCLA: cache->a, m->v, v->a)."""
+    names: Mapping[str, str] = field(default_factory=dict)
+    """Canonical function/class name -> the course's name, where they differ."""
+    not_student_work: tuple[str, ...] = ()
+    """Canonical names given (pre-implemented) in this offering: their checks are not run."""
+    compat: bool = False
+    """Enable the compatibility shim (removed numpy aliases, past/future/six, torch stand-in)."""
+    flip_policy: str = "no_credit"
+    """Keep/drop flipped dropout: ``no_credit`` (default) or ``credit``."""
+
+    def name(self, canonical: str) -> str:
+        """The course's name for a canonical function or class."""
+        return self.names.get(canonical, canonical)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Elementwise rule |actual - expected| <= atol + rtol * |expected| (see grader.compare)."""
+
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
+class Check:
+    """One graded check."""
+
+    id: str
+    part: str
+    kind: str
+    subject: str
+    """Canonical function or class the check is about (e.g. ``batchnorm_backward``)."""
+    points: float
+    visibility: str
+    seed: int
+    title: str
+    shapes: Mapping[str, tuple[int, ...]]
+    params: Mapping[str, Any]
+    tolerance: Tolerance | None
+    """Overrides the spec's dtype default when set."""
+    award: str
+    """``points`` (normal), ``with_value`` (gradient checks: only if ``value_check`` passed) or
+    ``informative`` (no points)."""
+    value_check: str | None
+    depends: tuple[str, ...]
+    """Checks whose failure is named as the likely root cause when this one fails."""
+
+
+@dataclass(frozen=True)
+class Part:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class FinalAccuracy:
+    """Score rule for the trained model: points * clip((floor(X) - lower) / (upper - lower), 0, 1).
+
+    X is the accuracy in percent. ``lower == upper`` is a threshold: all points at ``upper``.
+    Parsed and validated; scored by the accuracy check of a later issue.
+    """
+
+    lower: float
+    upper: float
+    points: float
+    split: str = "val"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated course spec."""
+
+    id: str
+    title: str
+    path: Path
+    student_modules: Mapping[str, str]
+    """Logical module name -> canonical path in the course layout (``cs231n/layers.py``)."""
+    given_modules: Mapping[str, str]
+    """Canonical path -> trusted given module (``solver``, ``gradient_check``, ``data``)."""
+    api: Api
+    tolerances: Mapping[str, Tolerance]
+    parts: tuple[Part, ...]
+    checks: tuple[Check, ...]
+    final_accuracy: FinalAccuracy | None
+    offerings: Mapping[str, Mapping[str, Any]]
+    """Offering name -> api overrides (e.g. ``{"2025": {"not_student_work": [...]}}``)."""
+    detect: Mapping[str, Any]
+    """Evidence used to recognise submissions of this course (package names, signatures)."""
+    limits: Mapping[str, float] = field(default_factory=dict)
+    """Sandbox limits this course sets (``grader.sandbox.Limits`` field names); the CLI overrides them."""
+    stand_ins: Mapping[str, str] = field(default_factory=dict)
+    """Course path -> stand-in kind (``STAND_INS``), supplied only when the submission lacks the file."""
+
+    def module_of(self, canonical: str) -> str:
+        """Logical module that defines a canonical function or class."""
+        return module_of(canonical)
+
+    def modules_needed(self, check: Check) -> list[str]:
+        """Logical student modules ``check`` imports (in import order)."""
+        return modules_needed(check.kind, check.subject, self.student_modules)
+
+    def dotted(self, logical: str) -> str:
+        """Importable dotted name of a student module."""
+        return self.student_modules[logical].removesuffix(".py").replace("/", ".")
+
+    def tolerance(self, check: Check, dtype: str = "float64") -> Tolerance:
+        """The tolerance for a student output of ``dtype``: the check's override, else the spec's.
+
+        A float32 output is never held to less than the spec's float32 tolerance, so a check's
+        tight float64 override does not fail float32 arithmetic the spec permits.
+        """
+        default = self.tolerances[dtype]
+        if check.tolerance is None:
+            return default
+        if dtype == "float32":
+            return Tolerance(max(check.tolerance.rtol, default.rtol), max(check.tolerance.atol, default.atol))
+        return check.tolerance
+
+    def for_offering(self, offering: str | None) -> Spec:
+        """This spec with an offering's api overrides applied."""
+        if offering is None:
+            return self
+        if offering not in self.offerings:
+            raise SpecError(self.path, "offerings", f"no offering {offering!r}; have {sorted(self.offerings)}")
+        overrides = dict(self.offerings[offering])
+        if "not_student_work" in overrides:
+            overrides["not_student_work"] = tuple(overrides["not_student_work"])
+        return replace(self, api=replace(self.api, **overrides))
+
+    def active_checks(self) -> tuple[Check, ...]:
+        """Checks whose subject is student work in this offering."""
+        return tuple(c for c in self.checks if c.subject not in self.api.not_student_work)

@@ -24,6 +24,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import sys
@@ -91,24 +92,31 @@ class EpochClock:
 
     def epoch_seconds(self, end: float) -> list[float]:
         marks = [*self.boundaries, end]
-        return [b - a for a, b in zip(marks, marks[1:], strict=False)]
+        return [b - a for a, b in itertools.pairwise(marks)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=17, help="epochs (default 17)")
-    parser.add_argument("--num-train", type=int, default=49000,
-                        help="training images 0..N-1; validation is the 1000 images after them, "
-                             "as in the starters (default 49000)")
+    parser.add_argument(
+        "--num-train",
+        type=int,
+        default=49000,
+        help="training images 0..N-1; validation is the 1000 images after them, "
+        "as in the starters (default 49000)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="global np.random seed (default 0)")
-    parser.add_argument("--data-dir", default=None,
-                        help=f"CIFAR-10 directory (or ${CIFAR_DIR_ENV})")
+    parser.add_argument(
+        "--data-dir", default=None, help=f"CIFAR-10 directory (or ${CIFAR_DIR_ENV})"
+    )
     args = parser.parse_args(argv)
 
     root = find_data_dir(args.data_dir)
     if root is None:
-        print(f"SKIP: no CIFAR-10 batches found (set {CIFAR_DIR_ENV} or provide "
-              f"{REPO.parent / 'shared' / 'data'})")
+        print(
+            f"SKIP: no CIFAR-10 batches found (set {CIFAR_DIR_ENV} or provide "
+            f"{REPO.parent / 'shared' / 'data'})"
+        )
         return 0
 
     t0 = time.perf_counter()
@@ -116,16 +124,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_seconds = time.perf_counter() - t0
     load_peak_mb = peak_rss_mib()
     data_mb = _mib(sum(v.nbytes for v in data.values()))
-    print(f"data: {root}  train {data['X_train'].shape}  val {data['X_val'].shape}  "
-          f"loaded in {load_seconds:.1f} s")
+    print(
+        f"data: {root}  train {data['X_train'].shape}  val {data['X_val'].shape}  "
+        f"loaded in {load_seconds:.1f} s"
+    )
 
     batch_size = 490
     np.random.seed(args.seed)
-    model = FullyConnectedNet([500, 500, 500], weight_scale=4e-2, dropout_keep_ratio=0.8,
-                              normalization="batchnorm", reg=0.0)
-    solver = Solver(model, data, num_epochs=args.epochs, batch_size=batch_size,
-                    update_rule=optim.adam, optim_config={"learning_rate": 5e-3}, lr_decay=0.9,
-                    verbose=True, print_every=200)
+    model = FullyConnectedNet(
+        [500, 500, 500],
+        weight_scale=4e-2,
+        dropout_keep_ratio=0.8,
+        normalization="batchnorm",
+        reg=0.0,
+    )
+    solver = Solver(
+        model,
+        data,
+        num_epochs=args.epochs,
+        batch_size=batch_size,
+        update_rule=optim.adam,
+        optim_config={"learning_rate": 5e-3},
+        lr_decay=0.9,
+        verbose=True,
+        print_every=200,
+    )
     clock = EpochClock(model, max(data["X_train"].shape[0] // batch_size, 1))
     tracemalloc.start()  # numpy reports its buffers to tracemalloc; the data are already resident
     start = time.perf_counter()
@@ -143,16 +166,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         secs = f"{seconds[epoch - 1]:7.1f}" if epoch - 1 < len(seconds) else f"{'':>7}"
         print(f"{epoch:>5}  {secs}  {train[epoch]:9.3f}  {val[epoch]:7.3f}")
     epochs_run = max(len(seconds), 1)
-    print(f"\ntraining: {end - start:.1f} s total, {(end - start) / epochs_run:.1f} s/epoch "
-          f"(mean), numpy {np.__version__}")
-    print(f"memory: data loading peak RSS {load_peak_mb:.0f} MiB (float64 arrays + temporaries); "
-          f"loaded splits {data_mb:.0f} MiB")
-    print(f"memory: training peak allocations {_mib(train_peak_bytes):.0f} MiB on top of the data "
-          f"(tracemalloc: model, optimizer state, activations, minibatch copies)")
-    print(f"memory: process peak RSS overall {peak_rss_mib():.0f} MiB (ru_maxrss; includes "
-          f"loading, so it is not a training figure)")
-    print(f"final val acc: {val[-1]:.3f}   best val acc: {solver.best_val_acc:.3f} "
-          f"(epoch {int(np.argmax(val))})")
+    print(
+        f"\ntraining: {end - start:.1f} s total, {(end - start) / epochs_run:.1f} s/epoch "
+        f"(mean), numpy {np.__version__}"
+    )
+    print(
+        f"memory: data loading peak RSS {load_peak_mb:.0f} MiB (float64 arrays + temporaries); "
+        f"loaded splits {data_mb:.0f} MiB"
+    )
+    print(
+        f"memory: training peak allocations {_mib(train_peak_bytes):.0f} MiB on top of the data "
+        f"(tracemalloc: model, optimizer state, activations, minibatch copies)"
+    )
+    print(
+        f"memory: process peak RSS overall {peak_rss_mib():.0f} MiB (ru_maxrss; includes "
+        f"loading, so it is not a training figure)"
+    )
+    print(
+        f"final val acc: {val[-1]:.3f}   best val acc: {solver.best_val_acc:.3f} "
+        f"(epoch {int(np.argmax(val))})"
+    )
     # Solver restored best_params; report what the notebook's check cell would print.
     for split in ("val", "test"):
         pred = np.argmax(model.loss(data[f"X_{split}"]), axis=1)

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as a script: make the repository's packages importable
 
 from grader.child.protocol import Encoder  # noqa: E402
 from grader.runner import Session, SessionConfig, stage_runtime  # noqa: E402
@@ -44,8 +45,12 @@ REQUESTS = 5
 
 def bare() -> float:
     """Seconds for the bare interpreter (child flags, numpy on PYTHONPATH) to import numpy."""
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join(numpy_path()), "PYTHONHASHSEED": "0",
-           **{var: "1" for var in THREAD_VARS}}  # as pinned in the child: BLAS starts no extra threads
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": os.pathsep.join(numpy_path()),
+        "PYTHONHASHSEED": "0",
+        **{var: "1" for var in THREAD_VARS},
+    }  # as pinned in the child: BLAS starts no extra threads
     start = time.perf_counter()
     subprocess.run([sys.executable, "-S", "-B", "-c", "import numpy"], env=env, check=True)
     return time.perf_counter() - start
@@ -62,9 +67,16 @@ def submission(mode: str, source: Path, root: Path) -> dict[str, float]:
     shutil.copytree(source, workspace)
     scratch = work / "scratch"
     scratch.mkdir()
-    box = Sandbox(mode=mode, workspace=workspace, scratch=scratch, ro_paths=[runtime], limits=Limits())
-    config = SessionConfig(runtime=runtime, workspace=workspace, modules={"toy": "pkg.toy"}, compat=False,
-                           output_path=work / "output.txt")
+    box = Sandbox(
+        mode=mode, workspace=workspace, scratch=scratch, ro_paths=[runtime], limits=Limits()
+    )
+    config = SessionConfig(
+        runtime=runtime,
+        workspace=workspace,
+        modules={"toy": "pkg.toy"},
+        compat=False,
+        output_path=work / "output.txt",
+    )
     session = Session(config, box)
     t1 = time.perf_counter()
     # Spawn and the init exchange, which the first request does implicitly; timed on their own.
@@ -73,8 +85,14 @@ def submission(mode: str, source: Path, root: Path) -> dict[str, float]:
     trips = []
     for _ in range(REQUESTS):
         enc = Encoder()
-        fields = {k: enc.encode(v) for k, v in {"fn": {"module": "toy", "attr": "scale"}, "args": [x],
-                                                 "kwargs": {}}.items()}
+        fields = {
+            k: enc.encode(v)
+            for k, v in {
+                "fn": {"module": "toy", "attr": "scale"},
+                "args": [x],
+                "kwargs": {},
+            }.items()
+        }
         start = time.perf_counter()
         out = session.request("call", time.monotonic() + 60, enc.arrays, **fields)
         trips.append(time.perf_counter() - start)
@@ -116,15 +134,27 @@ def main() -> None:
             shift = run % len(names)
             for name in names[shift:] + names[:shift]:
                 samples[name].append(jobs[name]())
-    med = {name: {key: statistics.median(s[key] for s in runs) for key in runs[0]} for name, runs in samples.items()}
+    med = {
+        name: {key: statistics.median(s[key] for s in runs) for key in runs[0]}
+        for name, runs in samples.items()
+    }
     base = med["bare"]["total"]
-    print(f"median of {args.runs} interleaved runs, milliseconds; "
-          f"bare = {Path(sys.executable).name} -S -B -c 'import numpy' = {base * 1e3:.1f} ms")
-    print(f"{'mode':<8}" + "".join(f"{p:>10}" for p in (*PHASES, "total")) + f"{'total/bare':>12}{'start/bare':>12}")
+    print(
+        f"median of {args.runs} interleaved runs, milliseconds; "
+        f"bare = {Path(sys.executable).name} -S -B -c 'import numpy' = {base * 1e3:.1f} ms"
+    )
+    print(
+        f"{'mode':<8}"
+        + "".join(f"{p:>10}" for p in (*PHASES, "total"))
+        + f"{'total/bare':>12}{'start/bare':>12}"
+    )
     for mode in modes:
         row = med[mode]
-        print(f"{mode:<8}" + "".join(f"{row[p] * 1e3:>10.1f}" for p in (*PHASES, "total"))
-              + f"{row['total'] / base:>11.2f}x{row['start'] / base:>11.2f}x")
+        print(
+            f"{mode:<8}"
+            + "".join(f"{row[p] * 1e3:>10.1f}" for p in (*PHASES, "total"))
+            + f"{row['total'] / base:>11.2f}x{row['start'] / base:>11.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -34,10 +34,16 @@ def cs231n_2018(dest: Path) -> None:
     """Keep probability named `dropout` (1 = off), `normalization=`, and a TwoLayerNet (§3b)."""
     _fresh(dest, HERE / "cs231n-2021" / "correct")
     fc = dest / "cs231n" / "classifiers" / "fc_net.py"
-    _edit(fc, ("dropout_keep_ratio=1,", "dropout=1,"), ("self.use_dropout = dropout_keep_ratio != 1", "self.use_dropout = dropout != 1"),
-          ('{"mode": "train", "p": dropout_keep_ratio}', '{"mode": "train", "p": dropout}'))
-    two_layer = (HERE / "cs182-sp25" / "correct" / "deeplearning" / "classifiers" / "fc_net.py").read_text()
-    fc.write_text(fc.read_text() + two_layer[two_layer.index("\n\nclass TwoLayerNet"):].replace("weight_scale=1e-2", "weight_scale=1e-3"))
+    _edit(
+        fc,
+        ("dropout_keep_ratio=1,", "dropout=1,"),
+        ("self.use_dropout = dropout_keep_ratio != 1", "self.use_dropout = dropout != 1"),
+        ('{"mode": "train", "p": dropout_keep_ratio}', '{"mode": "train", "p": dropout}'),
+    )
+    cs182_fc = HERE / "cs182-sp25" / "correct" / "deeplearning" / "classifiers" / "fc_net.py"
+    two_layer = cs182_fc.read_text()
+    two_layer = two_layer[two_layer.index("\n\nclass TwoLayerNet") :]
+    fc.write_text(fc.read_text() + two_layer.replace("weight_scale=1e-2", "weight_scale=1e-3"))
 
 
 def dasecv_2021(dest: Path) -> None:
@@ -56,12 +62,17 @@ def cs231n_2017(dest: Path) -> None:
     ucla = HERE / "ucla-c147-2022" / "correct" / "nndl"
     pkg = dest / "cs231n"
     shutil.copyfile(ucla / "layers.py", pkg / "layers.py")
-    fc = (ucla / "fc_net.py").read_text().replace("from nndl.layers import *\nfrom nndl.layer_utils import *",
-                                                  "from ..layers import *\nfrom ..layer_utils import *")
+    ucla_imports = "from nndl.layers import *\nfrom nndl.layer_utils import *"
+    package_imports = "from ..layers import *\nfrom ..layer_utils import *"
+    fc = (ucla / "fc_net.py").read_text().replace(ucla_imports, package_imports)
     head, two_layer = fc.split("\n\nclass TwoLayerNet", 1)
-    # 2017's TwoLayerNet: hidden_dim and no dropout argument (§3.2); UCLA's has hidden_dims, dropout.
-    two_layer = two_layer.replace("hidden_dims=100, num_classes=10, dropout=0,", "hidden_dim=100, num_classes=10,")
-    (pkg / "classifiers" / "fc_net.py").write_text(head + "\n\nclass TwoLayerNet" + two_layer.replace("hidden_dims", "hidden_dim"))
+    # 2017's TwoLayerNet: hidden_dim and no dropout argument (§3.2); UCLA's: hidden_dims, dropout.
+    two_layer = two_layer.replace(
+        "hidden_dims=100, num_classes=10, dropout=0,", "hidden_dim=100, num_classes=10,"
+    )
+    (pkg / "classifiers" / "fc_net.py").write_text(
+        head + "\n\nclass TwoLayerNet" + two_layer.replace("hidden_dims", "hidden_dim")
+    )
     _edit(pkg / "optim.py", ('config.setdefault("t", 0)', 'config.setdefault("t", 1)'))
 
 

@@ -44,12 +44,13 @@ def _limits(args: argparse.Namespace) -> dict[str, float]:
 def _cmd_grade(args: argparse.Namespace) -> int:
     from grader import api
     from grader.report.terminal import one_line
+    from grader.results import SubmissionResult
 
-    def show(result: object, path: Path) -> None:
-        print(f"{one_line(result)}  -> {path}", flush=True)  # type: ignore[arg-type]
+    def show(result: SubmissionResult, path: Path) -> None:
+        print(f"{one_line(result)}  -> {path}", flush=True)
 
     results = api.grade(args.paths, out=args.out, assignment=args.assignment, jobs=args.jobs,
-                        sandbox=args.sandbox, limits=_limits(args), on_result=show)  # type: ignore[arg-type]
+                        sandbox=args.sandbox, limits=_limits(args), on_result=show)
     print(f"graded {len(results)} submission(s); results in {args.out}/")
     return 0
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from grader import scoring
 from grader.checks.execute import run_checks
@@ -119,11 +120,13 @@ def assemble(submission: Submission, spec: Spec, detection: str, staged: Staged,
     if isolation != "bwrap":
         notes = ("isolation was OFF (--sandbox process): student code ran without namespaces", *notes)
     root = submission.root or Path()
+    extra: dict[str, Any] = {"files": {k: str(v.relative_to(root)) for k, v in staged.found.items()},
+                             "missing": list(staged.not_found), "stand_ins": dict(staged.stand_ins)}
+    if staged.alternatives:  # the instructor can see which same-named files were passed over
+        extra["alternatives"] = {k: [str(p.relative_to(root)) for p in v] for k, v in staged.alternatives.items()}
     return SubmissionResult(
         name=submission.name, assignment=spec.id, detection=detection, checks=checks, isolation=isolation,
-        notes=notes, seconds=seconds, log=ran.log,
-        extra={"files": {k: str(v.relative_to(root)) for k, v in staged.found.items()},
-               "missing": list(staged.not_found), "stand_ins": dict(staged.stand_ins)},
+        notes=notes, seconds=seconds, log=ran.log, extra=extra,
     )
 
 

@@ -170,8 +170,11 @@ def _split(
     subtract_mean: bool,
 ) -> Dataset:
     """Split NHWC arrays, subtract the training mean image, return NCHW arrays (see below)."""
-    for name, value in (("num_training", num_training), ("num_validation", num_validation),
-                        ("num_test", num_test)):
+    for name, value in (
+        ("num_training", num_training),
+        ("num_validation", num_validation),
+        ("num_test", num_test),
+    ):
         if value < 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
     total = X_train.shape[0]
@@ -246,14 +249,15 @@ def get_CIFAR10_data(
     Notes
     -----
     This is the starters' split (variants.md §1.5) for every size: train = images
-    0…num_training−1, val = images num_training…num_training+num_validation−1, test = the first
+    0…num_training-1, val = images num_training…num_training+num_validation-1, test = the first
     num_test test images (with the defaults 0…48999, 49000…49999 and 0…999), and
     :math:`X \\leftarrow X - \\frac{1}{N_{train}}\\sum_i X^{train}_i` on every split.
     """
     root = resolve_cifar10_dir(cifar10_dir)
     X_train, y_train, X_test, y_test = load_CIFAR10(root)
-    return _split(X_train, y_train, X_test, y_test, num_training, num_validation, num_test,
-                  subtract_mean)
+    return _split(
+        X_train, y_train, X_test, y_test, num_training, num_validation, num_test, subtract_mean
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,9 +285,13 @@ def _synthetic_images(
     proj = xx[None] * np.cos(theta)[:, None, None] + yy[None] * np.sin(theta)[:, None, None]
     grating = np.sin(2 * np.pi * cycles[:, None, None] * proj + phase[:, None, None])
     colour = rgb[:, np.arange(C) % 3]
-    images = (128.0 + _COLOUR_AMP * colour[:, :, None, None] + _GRATING_AMP * grating[:, None]
-              + rng.normal(0.0, _BRIGHTNESS_STD, size=(n, 1, 1, 1))
-              + rng.normal(0.0, _NOISE_STD, size=(n, C, H, W)))
+    images = (
+        128.0
+        + _COLOUR_AMP * colour[:, :, None, None]
+        + _GRATING_AMP * grating[:, None]
+        + rng.normal(0.0, _BRIGHTNESS_STD, size=(n, 1, 1, 1))
+        + rng.normal(0.0, _NOISE_STD, size=(n, C, H, W))
+    )
     return np.clip(np.rint(images), 0, 255).astype(np.uint8), labels
 
 
@@ -323,16 +331,27 @@ def synthetic_dataset(
     """
     if len(image_shape) != 3 or min(image_shape) < 1:
         raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {image_shape}")
-    train_rng, val_rng, test_rng = (np.random.default_rng(s)
-                                    for s in np.random.SeedSequence(seed).spawn(3))
-    splits = [_synthetic_images(n, r, image_shape)
-              for n, r in ((num_train, train_rng), (num_val, val_rng), (num_test, test_rng))]
+    train_rng, val_rng, test_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
+    )
+    splits = [
+        _synthetic_images(n, r, image_shape)
+        for n, r in ((num_train, train_rng), (num_val, val_rng), (num_test, test_rng))
+    ]
     # Reuse the CIFAR split code: train then val back to back, as in the training batches.
     X_trainval = np.concatenate([splits[0][0], splits[1][0]]).transpose(0, 2, 3, 1)
     y_trainval = np.concatenate([splits[0][1], splits[1][1]])
     X_test = splits[2][0].transpose(0, 2, 3, 1)
-    return _split(X_trainval.astype(np.float64), y_trainval, X_test.astype(np.float64),
-                  splits[2][1], num_train, num_val, num_test, subtract_mean=True)
+    return _split(
+        X_trainval.astype(np.float64),
+        y_trainval,
+        X_test.astype(np.float64),
+        splits[2][1],
+        num_train,
+        num_val,
+        num_test,
+        subtract_mean=True,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,23 +383,51 @@ def _p2_list(items: list[bytes]) -> bytes:
 
 def _p2_uint8_array(a: NDArray[np.uint8]) -> bytes:
     """The opcodes Python 2 numpy emitted for a C-ordered uint8 array (CIFAR's ``data``)."""
-    dtype_u1 = (pickle.GLOBAL + b"numpy\ndtype\n"
-                + _p2_tuple(_p2_str(b"u1"), pickle.NEWFALSE, pickle.NEWTRUE) + pickle.REDUCE
-                + _p2_tuple(_p2_int(3), _p2_str(b"|"), pickle.NONE, pickle.NONE, pickle.NONE,
-                            _p2_int(-1), _p2_int(-1), _p2_int(0)) + pickle.BUILD)
-    return (pickle.GLOBAL + b"numpy.core.multiarray\n_reconstruct\n"
-            + _p2_tuple(pickle.GLOBAL + b"numpy\nndarray\n", _p2_tuple(_p2_int(0)), _p2_str(b"b"))
-            + pickle.REDUCE
-            + _p2_tuple(_p2_int(1), _p2_tuple(*(_p2_int(d) for d in a.shape)), dtype_u1,
-                        pickle.NEWFALSE, _p2_str(np.ascontiguousarray(a).tobytes()))
-            + pickle.BUILD)
+    dtype_u1 = (
+        pickle.GLOBAL
+        + b"numpy\ndtype\n"
+        + _p2_tuple(_p2_str(b"u1"), pickle.NEWFALSE, pickle.NEWTRUE)
+        + pickle.REDUCE
+        + _p2_tuple(
+            _p2_int(3),
+            _p2_str(b"|"),
+            pickle.NONE,
+            pickle.NONE,
+            pickle.NONE,
+            _p2_int(-1),
+            _p2_int(-1),
+            _p2_int(0),
+        )
+        + pickle.BUILD
+    )
+    return (
+        pickle.GLOBAL
+        + b"numpy.core.multiarray\n_reconstruct\n"
+        + _p2_tuple(pickle.GLOBAL + b"numpy\nndarray\n", _p2_tuple(_p2_int(0)), _p2_str(b"b"))
+        + pickle.REDUCE
+        + _p2_tuple(
+            _p2_int(1),
+            _p2_tuple(*(_p2_int(d) for d in a.shape)),
+            dtype_u1,
+            pickle.NEWFALSE,
+            _p2_str(np.ascontiguousarray(a).tobytes()),
+        )
+        + pickle.BUILD
+    )
 
 
 def _p2_dict(items: list[tuple[bytes, bytes]]) -> bytes:
     """A protocol-2 pickle of a dict whose keys are Python 2 strings, as the official files."""
     body = b"".join(_p2_str(k) + v for k, v in items)
-    return pickle.PROTO + b"\x02" + pickle.EMPTY_DICT + pickle.MARK + body + pickle.SETITEMS \
+    return (
+        pickle.PROTO
+        + b"\x02"
+        + pickle.EMPTY_DICT
+        + pickle.MARK
+        + body
+        + pickle.SETITEMS
         + pickle.STOP
+    )
 
 
 def write_synthetic_cifar10(
@@ -423,25 +470,35 @@ def write_synthetic_cifar10(
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
-    files = [(name, images_per_batch, f"training batch {i + 1} of 5", "train")
-             for i, name in enumerate(_TRAIN_BATCHES)]
+    files = [
+        (name, images_per_batch, f"training batch {i + 1} of 5", "train")
+        for i, name in enumerate(_TRAIN_BATCHES)
+    ]
     files.append(("test_batch", num_test, "testing batch 1 of 1", "test"))
     for (name, n, batch_label, kind), rng in zip(files, rngs, strict=True):
         images, labels = _synthetic_images(n, rng, _IMAGE_SHAPE)
-        filenames = [f"synthetic_{kind}_{name}_{i:05d}_class{int(k)}.png".encode()
-                     for i, k in enumerate(labels)]
-        blob = _p2_dict([
-            (b"batch_label", _p2_str(batch_label.encode())),
-            (b"labels", _p2_list([_p2_int(int(k)) for k in labels])),
-            (b"data", _p2_uint8_array(images.reshape(n, -1))),
-            (b"filenames", _p2_list([_p2_str(f) for f in filenames])),
-        ])
+        filenames = [
+            f"synthetic_{kind}_{name}_{i:05d}_class{int(k)}.png".encode()
+            for i, k in enumerate(labels)
+        ]
+        blob = _p2_dict(
+            [
+                (b"batch_label", _p2_str(batch_label.encode())),
+                (b"labels", _p2_list([_p2_int(int(k)) for k in labels])),
+                (b"data", _p2_uint8_array(images.reshape(n, -1))),
+                (b"filenames", _p2_list([_p2_str(f) for f in filenames])),
+            ]
+        )
         (out / name).write_bytes(blob)
-    meta = _p2_dict([
-        (b"num_cases_per_batch", _p2_int(images_per_batch)),
-        (b"label_names", _p2_list([_p2_str(f"synthetic_{k}".encode())
-                                   for k in range(NUM_CLASSES)])),
-        (b"num_vis", _p2_int(int(np.prod(_IMAGE_SHAPE)))),
-    ])
+    meta = _p2_dict(
+        [
+            (b"num_cases_per_batch", _p2_int(images_per_batch)),
+            (
+                b"label_names",
+                _p2_list([_p2_str(f"synthetic_{k}".encode()) for k in range(NUM_CLASSES)]),
+            ),
+            (b"num_vis", _p2_int(int(np.prod(_IMAGE_SHAPE)))),
+        ]
+    )
     (out / "batches.meta").write_bytes(meta)
     return out

@@ -53,14 +53,24 @@ class TwoLayerNet:
     reg : float
     """
 
-    def __init__(self, input_dim: int = 3 * 32 * 32, hidden_dim: int = 100, num_classes: int = 10,
-                 weight_scale: float = 1e-3, reg: float = 0.0) -> None:
+    def __init__(
+        self,
+        input_dim: int = 3 * 32 * 32,
+        hidden_dim: int = 100,
+        num_classes: int = 10,
+        weight_scale: float = 1e-3,
+        reg: float = 0.0,
+    ) -> None:
         self.reg = reg
         # Evaluated in this order on purpose: W1's randn must come before W2's (RNG contract).
         w1 = weight_scale * np.random.randn(input_dim, hidden_dim)
         w2 = weight_scale * np.random.randn(hidden_dim, num_classes)
         self.params: dict[str, FloatArray] = {
-            "W1": w1, "b1": np.zeros(hidden_dim), "W2": w2, "b2": np.zeros(num_classes)}
+            "W1": w1,
+            "b1": np.zeros(hidden_dim),
+            "W2": w2,
+            "b2": np.zeros(num_classes),
+        }
 
     @overload
     def loss(self, X: FloatArray, y: None = None) -> FloatArray: ...
@@ -155,13 +165,24 @@ class FullyConnectedNet:
         For an unknown ``normalization`` or ``bn_mode_line``, or a keep ratio outside (0, 1].
     """
 
-    def __init__(self, hidden_dims: list[int], input_dim: int = 3 * 32 * 32, num_classes: int = 10,
-                 dropout_keep_ratio: float = 1, normalization: str | None = None, reg: float = 0.0,
-                 weight_scale: float = 1e-2, dtype: DTypeLike = np.float32, seed: int | None = None,
-                 bn_mode_line: str = "fixed") -> None:
+    def __init__(
+        self,
+        hidden_dims: list[int],
+        input_dim: int = 3 * 32 * 32,
+        num_classes: int = 10,
+        dropout_keep_ratio: float = 1,
+        normalization: str | None = None,
+        reg: float = 0.0,
+        weight_scale: float = 1e-2,
+        dtype: DTypeLike = np.float32,
+        seed: int | None = None,
+        bn_mode_line: str = "fixed",
+    ) -> None:
         if normalization is not None and normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be None or one of {sorted(NORMALIZATIONS)}, "
-                             f"got {normalization!r}")
+            raise ValueError(
+                f"normalization must be None or one of {sorted(NORMALIZATIONS)}, "
+                f"got {normalization!r}"
+            )
         if bn_mode_line not in ("fixed", "starter"):
             raise ValueError(f"bn_mode_line must be 'fixed' or 'starter', got {bn_mode_line!r}")
         if not 0 < dropout_keep_ratio <= 1:
@@ -250,8 +271,15 @@ class FullyConnectedNet:
         for i in range(1, last):
             norm = self.normalization
             out, cache = affine_norm_relu_dropout_forward(
-                out, p[f"W{i}"], p[f"b{i}"], p.get(f"gamma{i}"), p.get(f"beta{i}"),
-                self.bn_params[i - 1] if norm else None, norm, self.dropout_param)
+                out,
+                p[f"W{i}"],
+                p[f"b{i}"],
+                p.get(f"gamma{i}"),
+                p.get(f"beta{i}"),
+                self.bn_params[i - 1] if norm else None,
+                norm,
+                self.dropout_param,
+            )
             caches.append(cache)
         scores, scores_cache = affine_forward(out, p[f"W{last}"], p[f"b{last}"])
         if y is None:

@@ -55,8 +55,9 @@ def rel_error(x: ArrayLike, y: ArrayLike) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 
 
-def _plus_minus(f: Callable[[Array], Any], x: Array, ix: tuple[int, ...],
-                h: float) -> tuple[Any, Any]:
+def _plus_minus(
+    f: Callable[[Array], Any], x: Array, ix: tuple[int, ...], h: float
+) -> tuple[Any, Any]:
     """``(f(x + h e_ix), f(x - h e_ix))`` with ``x[ix]`` restored afterwards.
 
     Array results are copied because ``f`` may return a view of ``x`` (e.g. dropout in test mode).
@@ -77,8 +78,9 @@ def _snapshot(value: Any) -> Any:
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def eval_numerical_gradient(f: Callable[[Array], Any], x: Array, verbose: bool = True,
-                            h: float = 1e-5) -> Array:
+def eval_numerical_gradient(
+    f: Callable[[Array], Any], x: Array, verbose: bool = True, h: float = 1e-5
+) -> Array:
     """Numerical gradient of a scalar function.
 
     Parameters
@@ -110,8 +112,9 @@ def eval_numerical_gradient(f: Callable[[Array], Any], x: Array, verbose: bool =
     return grad
 
 
-def eval_numerical_gradient_array(f: Callable[[Array], Array], x: Array, df: Array,
-                                  h: float = 1e-5) -> Array:
+def eval_numerical_gradient_array(
+    f: Callable[[Array], Array], x: Array, df: Array, h: float = 1e-5
+) -> Array:
     """Numerical gradient of an array-valued function, contracted with an upstream gradient.
 
     Parameters
@@ -142,8 +145,9 @@ def eval_numerical_gradient_array(f: Callable[[Array], Array], x: Array, df: Arr
     return grad
 
 
-def eval_numerical_gradient_blobs(f: Callable[..., Any], inputs: Sequence[Any], output: Any,
-                                  h: float = 1e-5) -> list[Array]:
+def eval_numerical_gradient_blobs(
+    f: Callable[..., Any], inputs: Sequence[Any], output: Any, h: float = 1e-5
+) -> list[Array]:
     """Numerical gradients for a function on blobs (objects with ``vals`` and ``diffs`` arrays).
 
     Parameters
@@ -186,8 +190,9 @@ def eval_numerical_gradient_blobs(f: Callable[..., Any], inputs: Sequence[Any], 
     return grads
 
 
-def eval_numerical_gradient_net(net: Any, inputs: Sequence[Any], output: Any,
-                                h: float = 1e-5) -> list[Array]:
+def eval_numerical_gradient_net(
+    net: Any, inputs: Sequence[Any], output: Any, h: float = 1e-5
+) -> list[Array]:
     """:func:`eval_numerical_gradient_blobs` for a net whose ``forward()`` fills ``output``.
 
     Parameters
@@ -213,8 +218,9 @@ def eval_numerical_gradient_net(net: Any, inputs: Sequence[Any], output: Any,
     return eval_numerical_gradient_blobs(lambda *_: net.forward(), inputs, output, h=h)
 
 
-def grad_check_sparse(f: Callable[[Array], Any], x: Array, analytic_grad: Array,
-                      num_checks: int = 10, h: float = 1e-5) -> list[float]:
+def grad_check_sparse(
+    f: Callable[[Array], Any], x: Array, analytic_grad: Array, num_checks: int = 10, h: float = 1e-5
+) -> list[float]:
     """Compare an analytic gradient with centred differences at a few random elements.
 
     Parameters
@@ -250,8 +256,10 @@ def grad_check_sparse(f: Callable[[Array], Any], x: Array, analytic_grad: Array,
         analytic = analytic_grad[ix]
         denom = abs(numeric) + abs(analytic)
         error = float(abs(numeric - analytic) / denom) if denom else 0.0
-        print("numerical: %f analytic: %f, relative error: %e"  # noqa: UP031 - starters' format
-              % (numeric, analytic, error))
+        print(
+            "numerical: %f analytic: %f, relative error: %e"  # noqa: UP031 - starters' format
+            % (numeric, analytic, error)
+        )
         errors.append(error)
     return errors
 

@@ -37,8 +37,12 @@ from reference.layers import (
 )
 
 __all__ = [
-    "NORMALIZATIONS", "affine_norm_relu_backward", "affine_norm_relu_dropout_backward",
-    "affine_norm_relu_dropout_forward", "affine_norm_relu_forward", "affine_relu_backward",
+    "NORMALIZATIONS",
+    "affine_norm_relu_backward",
+    "affine_norm_relu_dropout_backward",
+    "affine_norm_relu_dropout_forward",
+    "affine_norm_relu_forward",
+    "affine_relu_backward",
     "affine_relu_forward",
 ]
 
@@ -47,8 +51,9 @@ AffineNormReluCache = tuple[str, AffineCache, NormCache | None, FloatArray]
 #: (core_cache, dropout_cache): core_cache from affine_relu or affine_norm_relu.
 BlockCache = tuple[AffineReluCache | AffineNormReluCache, DropoutCache | None]
 
-_NormForward = Callable[[FloatArray, FloatArray, FloatArray, dict[str, Any]],
-                        tuple[FloatArray, Any]]
+_NormForward = Callable[
+    [FloatArray, FloatArray, FloatArray, dict[str, Any]], tuple[FloatArray, Any]
+]
 _NormBackward = Callable[[FloatArray, Any], tuple[FloatArray, FloatArray, FloatArray]]
 #: The normalizations a hidden block accepts, keyed by the ``normalization`` strings of 2018+.
 NORMALIZATIONS: dict[str, tuple[_NormForward, _NormBackward]] = {
@@ -57,8 +62,9 @@ NORMALIZATIONS: dict[str, tuple[_NormForward, _NormBackward]] = {
 }
 
 
-def affine_relu_forward(x: FloatArray, w: FloatArray,
-                        b: FloatArray) -> tuple[FloatArray, AffineReluCache]:
+def affine_relu_forward(
+    x: FloatArray, w: FloatArray, b: FloatArray
+) -> tuple[FloatArray, AffineReluCache]:
     """Affine layer followed by a ReLU.
 
     Parameters
@@ -81,8 +87,9 @@ def affine_relu_forward(x: FloatArray, w: FloatArray,
     return out, (fc_cache, relu_cache)
 
 
-def affine_relu_backward(dout: FloatArray,
-                         cache: AffineReluCache) -> tuple[FloatArray, FloatArray, FloatArray]:
+def affine_relu_backward(
+    dout: FloatArray, cache: AffineReluCache
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Backward pass of :func:`affine_relu_forward`.
 
     Parameters
@@ -104,13 +111,20 @@ def _norm_functions(normalization: str) -> tuple[_NormForward, _NormBackward]:
     try:
         return NORMALIZATIONS[normalization]
     except KeyError:
-        raise ValueError(f"normalization must be one of {sorted(NORMALIZATIONS)}, "
-                         f"got {normalization!r}") from None
+        raise ValueError(
+            f"normalization must be one of {sorted(NORMALIZATIONS)}, got {normalization!r}"
+        ) from None
 
 
-def affine_norm_relu_forward(x: FloatArray, w: FloatArray, b: FloatArray, gamma: FloatArray,
-                             beta: FloatArray, norm_param: dict[str, Any],
-                             normalization: str) -> tuple[FloatArray, AffineNormReluCache]:
+def affine_norm_relu_forward(
+    x: FloatArray,
+    w: FloatArray,
+    b: FloatArray,
+    gamma: FloatArray,
+    beta: FloatArray,
+    norm_param: dict[str, Any],
+    normalization: str,
+) -> tuple[FloatArray, AffineNormReluCache]:
     """Affine - batchnorm or layernorm - ReLU.
 
     Parameters
@@ -146,7 +160,8 @@ def affine_norm_relu_forward(x: FloatArray, w: FloatArray, b: FloatArray, gamma:
 
 
 def affine_norm_relu_backward(
-    dout: FloatArray, cache: AffineNormReluCache,
+    dout: FloatArray,
+    cache: AffineNormReluCache,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """Backward pass of :func:`affine_norm_relu_forward`.
 
@@ -171,9 +186,14 @@ def affine_norm_relu_backward(
 
 
 def affine_norm_relu_dropout_forward(
-    x: FloatArray, w: FloatArray, b: FloatArray, gamma: FloatArray | None = None,
-    beta: FloatArray | None = None, norm_param: dict[str, Any] | None = None,
-    normalization: str | None = None, dropout_param: dict[str, Any] | None = None,
+    x: FloatArray,
+    w: FloatArray,
+    b: FloatArray,
+    gamma: FloatArray | None = None,
+    beta: FloatArray | None = None,
+    norm_param: dict[str, Any] | None = None,
+    normalization: str | None = None,
+    dropout_param: dict[str, Any] | None = None,
 ) -> tuple[FloatArray, BlockCache]:
     """One hidden block of ``FullyConnectedNet``: affine - [norm] - ReLU - [dropout].
 
@@ -208,7 +228,8 @@ def affine_norm_relu_dropout_forward(
         if gamma is None or beta is None:
             raise ValueError(f"normalization {normalization!r} needs gamma and beta")
         out, core_cache = affine_norm_relu_forward(
-            x, w, b, gamma, beta, {} if norm_param is None else norm_param, normalization)
+            x, w, b, gamma, beta, {} if norm_param is None else norm_param, normalization
+        )
     dropout_cache = None
     if dropout_param:
         out, dropout_cache = dropout_forward(out, dropout_param)
@@ -216,7 +237,8 @@ def affine_norm_relu_dropout_forward(
 
 
 def affine_norm_relu_dropout_backward(
-    dout: FloatArray, cache: BlockCache,
+    dout: FloatArray,
+    cache: BlockCache,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray | None, FloatArray | None]:
     """Backward pass of :func:`affine_norm_relu_dropout_forward`.
 

@@ -28,9 +28,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
-    "affine_backward", "affine_forward", "batchnorm_backward", "batchnorm_backward_alt",
-    "batchnorm_forward", "dropout_backward", "dropout_forward", "layernorm_backward",
-    "layernorm_forward", "relu_backward", "relu_forward", "softmax_loss", "svm_loss",
+    "affine_backward",
+    "affine_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "batchnorm_forward",
+    "dropout_backward",
+    "dropout_forward",
+    "layernorm_backward",
+    "layernorm_forward",
+    "relu_backward",
+    "relu_forward",
+    "softmax_loss",
+    "svm_loss",
 ]
 
 FloatArray = NDArray[np.floating[Any]]
@@ -64,8 +74,9 @@ def affine_forward(x: FloatArray, w: FloatArray, b: FloatArray) -> tuple[FloatAr
     return out, (x, w, b)
 
 
-def affine_backward(dout: FloatArray,
-                    cache: AffineCache) -> tuple[FloatArray, FloatArray, FloatArray]:
+def affine_backward(
+    dout: FloatArray, cache: AffineCache
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Backward pass of :func:`affine_forward`.
 
     Parameters
@@ -188,8 +199,9 @@ def svm_loss(x: FloatArray, y: IntArray) -> tuple[float, FloatArray]:
     return float(margins.sum() / n), dx / n
 
 
-def _normalize(x: FloatArray, gamma: FloatArray, beta: FloatArray, eps: float,
-               axis: int) -> tuple[FloatArray, NormCache, FloatArray, FloatArray]:
+def _normalize(
+    x: FloatArray, gamma: FloatArray, beta: FloatArray, eps: float, axis: int
+) -> tuple[FloatArray, NormCache, FloatArray, FloatArray]:
     """Shared core of batch norm (axis 0) and layer norm (axis 1); returns out, cache, mu, var."""
     mu = x.mean(axis=axis, keepdims=True)
     centred = x - mu
@@ -204,13 +216,17 @@ def _normalize_backward(dout: FloatArray, cache: NormCache, axis: int) -> FloatA
     x_hat, gamma, std, _, _, _ = cache
     n = dout.shape[axis]
     dx_hat = dout * gamma
-    dx: FloatArray = (n * dx_hat - dx_hat.sum(axis=axis, keepdims=True)
-                      - x_hat * (dx_hat * x_hat).sum(axis=axis, keepdims=True)) / (n * std)
+    dx: FloatArray = (
+        n * dx_hat
+        - dx_hat.sum(axis=axis, keepdims=True)
+        - x_hat * (dx_hat * x_hat).sum(axis=axis, keepdims=True)
+    ) / (n * std)
     return dx
 
 
-def batchnorm_forward(x: FloatArray, gamma: FloatArray, beta: FloatArray,
-                      bn_param: dict[str, Any]) -> tuple[FloatArray, NormCache | None]:
+def batchnorm_forward(
+    x: FloatArray, gamma: FloatArray, beta: FloatArray, bn_param: dict[str, Any]
+) -> tuple[FloatArray, NormCache | None]:
     """Batch normalization over the batch axis.
 
     Parameters
@@ -269,8 +285,9 @@ def _train_cache(cache: NormCache | None) -> NormCache:
     return cache
 
 
-def batchnorm_backward(dout: FloatArray,
-                       cache: NormCache | None) -> tuple[FloatArray, FloatArray, FloatArray]:
+def batchnorm_backward(
+    dout: FloatArray, cache: NormCache | None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Backward pass of train-mode :func:`batchnorm_forward`, staged through the graph.
 
     Parameters
@@ -305,8 +322,9 @@ def batchnorm_backward(dout: FloatArray,
     return dcentred + dmu / n, dgamma, dbeta
 
 
-def batchnorm_backward_alt(dout: FloatArray,
-                           cache: NormCache | None) -> tuple[FloatArray, FloatArray, FloatArray]:
+def batchnorm_backward_alt(
+    dout: FloatArray, cache: NormCache | None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Closed-form backward pass of train-mode :func:`batchnorm_forward`.
 
     Same parameters and returns as :func:`batchnorm_backward`, to which it is equal up to rounding.
@@ -321,8 +339,9 @@ def batchnorm_backward_alt(dout: FloatArray,
     return dx, (dout * cache[0]).sum(axis=0), dout.sum(axis=0)
 
 
-def layernorm_forward(x: FloatArray, gamma: FloatArray, beta: FloatArray,
-                      ln_param: dict[str, Any]) -> tuple[FloatArray, NormCache]:
+def layernorm_forward(
+    x: FloatArray, gamma: FloatArray, beta: FloatArray, ln_param: dict[str, Any]
+) -> tuple[FloatArray, NormCache]:
     """Layer normalization: every row normalized over its own features.
 
     Parameters
@@ -348,8 +367,9 @@ def layernorm_forward(x: FloatArray, gamma: FloatArray, beta: FloatArray,
     return out, cache
 
 
-def layernorm_backward(dout: FloatArray,
-                       cache: NormCache) -> tuple[FloatArray, FloatArray, FloatArray]:
+def layernorm_backward(
+    dout: FloatArray, cache: NormCache
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Backward pass of :func:`layernorm_forward`.
 
     Parameters
@@ -373,8 +393,9 @@ def layernorm_backward(dout: FloatArray,
     return dx, (dout * cache[0]).sum(axis=0), dout.sum(axis=0)
 
 
-def dropout_forward(x: FloatArray,
-                    dropout_param: dict[str, Any]) -> tuple[FloatArray, DropoutCache]:
+def dropout_forward(
+    x: FloatArray, dropout_param: dict[str, Any]
+) -> tuple[FloatArray, DropoutCache]:
     """Inverted dropout; see the module docstring for the RNG contract.
 
     Parameters

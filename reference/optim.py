@@ -92,8 +92,9 @@ def sgd_momentum(w: Array, dw: Array, config: Config | None = None) -> tuple[Arr
     return w + v, config
 
 
-def sgd_nesterov_momentum(w: Array, dw: Array,
-                          config: Config | None = None) -> tuple[Array, Config]:
+def sgd_nesterov_momentum(
+    w: Array, dw: Array, config: Config | None = None
+) -> tuple[Array, Config]:
     """SGD with Nesterov momentum, in the UCLA form (239AS / C147).
 
     Parameters

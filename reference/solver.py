@@ -168,8 +168,13 @@ class Solver:
         with open(filename, "wb") as f:
             pickle.dump(checkpoint, f)
 
-    def check_accuracy(self, X: NDArray[Any], y: NDArray[Any], num_samples: int | None = None,
-                       batch_size: int = 100) -> float:
+    def check_accuracy(
+        self,
+        X: NDArray[Any],
+        y: NDArray[Any],
+        num_samples: int | None = None,
+        batch_size: int = 100,
+    ) -> float:
         """Accuracy of the model's test-mode predictions.
 
         Parameters
@@ -195,8 +200,10 @@ class Solver:
             subset = np.random.choice(n, num_samples)
             n, X, y = num_samples, X[subset], y[subset]
         num_batches = n // batch_size + (n % batch_size != 0)
-        predictions = [np.argmax(self.model.loss(X[i * batch_size:(i + 1) * batch_size]), axis=1)
-                       for i in range(num_batches)]
+        predictions = [
+            np.argmax(self.model.loss(X[i * batch_size : (i + 1) * batch_size]), axis=1)
+            for i in range(num_batches)
+        ]
         return float(np.mean(np.hstack(predictions) == y))
 
     def train(self) -> None:
@@ -208,8 +215,10 @@ class Solver:
             self._step()
             if self.verbose and t % self.print_every == 0:
                 # printf formatting on purpose: it is the starters' and accepts what they accept
-                print("(Iteration %d / %d) loss: %f"  # noqa: UP031
-                      % (t + 1, num_iterations, self.loss_history[-1]))
+                print(
+                    "(Iteration %d / %d) loss: %f"  # noqa: UP031
+                    % (t + 1, num_iterations, self.loss_history[-1])
+                )
             epoch_end = (t + 1) % iterations_per_epoch == 0
             if epoch_end:
                 self.epoch += 1
@@ -221,15 +230,18 @@ class Solver:
 
     def _record_accuracies(self) -> None:
         """Train then validation accuracy (in that draw order); checkpoint; keep the best params."""
-        train_acc = self.check_accuracy(self.X_train, self.y_train,
-                                        num_samples=self.num_train_samples)
+        train_acc = self.check_accuracy(
+            self.X_train, self.y_train, num_samples=self.num_train_samples
+        )
         val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         self._save_checkpoint()
         if self.verbose:
-            print("(Epoch %d / %d) train acc: %f; val_acc: %f"  # noqa: UP031
-                  % (self.epoch, self.num_epochs, train_acc, val_acc))
+            print(
+                "(Epoch %d / %d) train acc: %f; val_acc: %f"  # noqa: UP031
+                % (self.epoch, self.num_epochs, train_acc, val_acc)
+            )
         if val_acc > self.best_val_acc:
             self.best_val_acc = val_acc
             self.best_params = {name: w.copy() for name, w in self.model.params.items()}
@@ -247,7 +259,9 @@ class Solver:
         The histories are stored as float64 arrays, so ``np.load(..., allow_pickle=False)`` reads
         them.
         """
-        np.savez(filename,
-                 train_losses=np.asarray(self.loss_history, dtype=np.float64),
-                 train_accs=np.asarray(self.train_acc_history, dtype=np.float64),
-                 val_accs=np.asarray(self.val_acc_history, dtype=np.float64))
+        np.savez(
+            filename,
+            train_losses=np.asarray(self.loss_history, dtype=np.float64),
+            train_accs=np.asarray(self.train_acc_history, dtype=np.float64),
+            val_accs=np.asarray(self.val_acc_history, dtype=np.float64),
+        )

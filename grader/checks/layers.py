@@ -174,7 +174,7 @@ def gradient_loss(ctx: Context) -> None:
 
 def _loss_inputs(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     x = ctx.randn("x", (50, 10), scale=float(ctx.param("scale", 1e-3)))
-    y = ctx.rng.randint(x.shape[1], size=x.shape[0])
+    y = np.asarray(ctx.rng.randint(x.shape[1], size=x.shape[0]))
     return x, y
 
 

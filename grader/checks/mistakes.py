@@ -67,7 +67,8 @@ def batchnorm_after_warmup(warmup: list[np.ndarray], x: np.ndarray, gamma: np.nd
                 rm, rv = (1 - m) * rm + m * mu, (1 - m) * rv + m * var
             elif rule != "frozen":
                 rm, rv = m * rm + (1 - m) * mu, m * rv + (1 - m) * var
-        return gamma * (x - rm) / np.sqrt(rv + eps) + beta
+        out: np.ndarray = gamma * (x - rm) / np.sqrt(rv + eps) + beta
+        return out
 
     return [
         ("the running variance averages the unbiased (N-1) variance; batchnorm's running average uses the "
@@ -117,7 +118,8 @@ def adam(w: np.ndarray, dw: np.ndarray, config: dict[str, Any]) -> Candidates:
     v = b2 * v0 + (1 - b2) * dw**2
 
     def step(tt: int) -> np.ndarray:
-        return w - lr * (m / (1 - b1**tt)) / (np.sqrt(v / (1 - b2**tt)) + eps)
+        out: np.ndarray = w - lr * (m / (1 - b1**tt)) / (np.sqrt(v / (1 - b2**tt)) + eps)
+        return out
 
     return [
         ("Adam without bias correction (use m / (1 - beta1^t) and v / (1 - beta2^t))",
@@ -183,7 +185,7 @@ def net_batchnorm_order(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndar
                 h = np.maximum(L.batchnorm_forward(a, params[f"gamma{i}"], params[f"beta{i}"], bn)[0], 0)
         scores = h @ params[f"W{num_layers}"] + params[f"b{num_layers}"]
         if order == "last":
-            scores = L.batchnorm_forward(scores, 1.0, 0.0, {"mode": "train"})[0]
+            scores = L.batchnorm_forward(scores, np.ones(scores.shape[1]), np.zeros(scores.shape[1]), {"mode": "train"})[0]
         return L.softmax_loss(scores, y)[0]
 
     return [("batchnorm is applied after the ReLU; the course's order is affine - batchnorm - relu",

@@ -85,9 +85,12 @@ def _mask_probe(ctx: Context, model: Any, method: dict[str, Any], ref: Any, kw: 
         _set_dropout_seed(ctx, model, 1000 + r)
         _, grads = ctx.returns(ctx.call(method, x.copy(), y.copy()), ("loss", "grads"), "loss(X, y)")
         dw = grads.get(f"W{last}") if isinstance(grads, dict) else None
-        if not ctx.require(f"probe grads['W{last}']", isinstance(dw, np.ndarray) and dw.shape == params[f"W{last}"].shape
-                           and bool(np.all(np.isfinite(dw))), f"grads['W{last}'] is not a finite array of shape "
-                           f"{params[f'W{last}'].shape} in the dropout probe"):
+        if not isinstance(dw, np.ndarray) or not ctx.require(
+                f"probe grads['W{last}']", dw.shape == params[f"W{last}"].shape and bool(np.all(np.isfinite(dw))),
+                f"grads['W{last}'] is not a finite array of shape {params[f'W{last}'].shape} in the dropout probe"):
+            if not isinstance(dw, np.ndarray):
+                ctx.require(f"probe grads['W{last}']", False, f"grads['W{last}'] is not a finite array of shape "
+                            f"{params[f'W{last}'].shape} in the dropout probe")
             return
         h = dw.astype(np.float64) @ dscores / (dscores @ dscores)
         if not ctx.require("probe rank", np.allclose(dw, np.outer(h, dscores), rtol=1e-6, atol=1e-9),

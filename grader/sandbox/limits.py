@@ -91,7 +91,8 @@ class Limits:
         if unknown:
             raise ValueError(f"unknown limits: {', '.join(unknown)}")
         types = {f.name: f.type for f in fields(cls)}
-        return cls(**{k: (int(v) if types[k] in ("int", int) else float(v)) for k, v in values.items()})
+        typed: dict[str, Any] = {k: (int(v) if types[k] in ("int", int) else float(v)) for k, v in values.items()}
+        return cls(**typed)
 
     # -- how a report names a limit -------------------------------------------------------------
 

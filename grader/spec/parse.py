@@ -17,7 +17,7 @@ from typing import Any
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]  # installed on 3.10 only
 
 from grader.checks.catalog import KINDS, known_names, module_of
 from grader.errors import SpecError
@@ -53,19 +53,19 @@ def load_spec(path: str | Path) -> Spec:
 def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
     """Validate an already-parsed TOML document."""
     r = _Reader(raw, path, "")
-    version = r.int("schema_version")
+    version = r.integer("schema_version")
     if version != SCHEMA_VERSION:
         raise SpecError(path, "schema_version", f"{version} is not supported (this nngrader reads {SCHEMA_VERSION})")
     r.only("schema_version", "id", "title", "layout", "api", "tolerance", "parts", "checks", "final_accuracy",
            "offerings", "detect", "limits")
     layout = r.table("layout")
     layout.only("student", "given", "stand_ins")
-    student = {k: layout.table("student").str(k) for k in layout.table("student").keys()}
+    student = {k: layout.table("student").text(k) for k in layout.table("student").keys()}
     for logical, rel in student.items():
         if not rel.endswith(".py") or rel.startswith("/") or ".." in rel.split("/"):
             raise SpecError(path, f"layout.student.{logical}", f"{rel!r} is not a relative .py path")
     given_table = layout.table("given", required=False)
-    given = {k: given_table.str(k) for k in given_table.keys()}
+    given = {k: given_table.text(k) for k in given_table.keys()}
     for rel, module in given.items():
         if module not in GIVEN_MODULES:
             raise SpecError(path, f"layout.given.{rel}", f"{module!r} is not one of {list(GIVEN_MODULES)}")
@@ -76,7 +76,7 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
             raise SpecError(path, stand_in_table.key(rel), "must be a relative .py path that is not a given module")
     api = _parse_api(r.table("api", required=False))
     tolerances = _parse_tolerances(r.table("tolerance", required=False))
-    parts = tuple(Part(p.str("id"), p.str("title")) for p in r.array("parts"))
+    parts = tuple(Part(p.text("id"), p.text("title")) for p in r.array("parts"))
     part_ids = {p.id for p in parts}
     checks = tuple(_parse_check(c, part_ids) for c in r.array("checks"))
     _validate_checks(checks, student, path)
@@ -84,7 +84,7 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
     final_accuracy = None
     if final.keys():
         final.only("lower", "upper", "points", "split")
-        final_accuracy = FinalAccuracy(final.num("lower"), final.num("upper"), final.num("points"), final.str("split", "val"))
+        final_accuracy = FinalAccuracy(final.number("lower"), final.number("upper"), final.number("points"), final.text("split", "val"))
         if final_accuracy.upper < final_accuracy.lower:
             raise SpecError(path, "final_accuracy.upper", "must not be below lower (equal: a threshold)")
     offerings_table = r.table("offerings", required=False)
@@ -104,12 +104,12 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
             table.str_list(logical, [])
     limits_table = r.table("limits", required=False)
     limits_table.only(*LIMIT_KEYS)
-    limits = {key: limits_table.num(key) for key in limits_table.keys()}
+    limits = {key: limits_table.number(key) for key in limits_table.keys()}
     for key, value in limits.items():
         if value <= 0:
             raise SpecError(path, limits_table.key(key), "must be positive")
     return Spec(
-        id=r.str("id"), title=r.str("title"), path=path, student_modules=student, given_modules=given,
+        id=r.text("id"), title=r.text("title"), path=path, student_modules=student, given_modules=given,
         api=api, tolerances=tolerances, parts=parts, checks=checks, final_accuracy=final_accuracy,
         offerings=offerings, detect=dict(detect.raw), limits=limits, stand_ins=stand_ins,
     )
@@ -123,16 +123,16 @@ def _parse_api(t: _Reader) -> Api:
     names = t.table("names", required=False)
     api = Api(
         dropout_p=t.choice("dropout_p", ("keep", "drop"), d.dropout_p),
-        fc_dropout_arg=t.str("fc_dropout_arg", d.fc_dropout_arg),
-        fc_dropout_off=t.num("fc_dropout_off", d.fc_dropout_off),
+        fc_dropout_arg=t.text("fc_dropout_arg", d.fc_dropout_arg),
+        fc_dropout_off=t.number("fc_dropout_off", d.fc_dropout_off),
         fc_normalization=t.choice("fc_normalization", ("normalization", "use_batchnorm"), d.fc_normalization),
         bn_mode_line=t.choice("bn_mode_line", ("fixed", "starter", "either"), d.bn_mode_line),
-        adam_t_default=t.int("adam_t_default", d.adam_t_default),
-        twolayer_hidden_arg=t.str("twolayer_hidden_arg", d.twolayer_hidden_arg),
-        state_keys={k: state.str(k, k) for k in STATE_KEYS},
-        names={k: names.str(k) for k in names.keys()},
+        adam_t_default=t.integer("adam_t_default", d.adam_t_default),
+        twolayer_hidden_arg=t.text("twolayer_hidden_arg", d.twolayer_hidden_arg),
+        state_keys={k: state.text(k, k) for k in STATE_KEYS},
+        names={k: names.text(k) for k in names.keys()},
         not_student_work=tuple(t.str_list("not_student_work", [])),
-        compat=t.bool("compat", d.compat),
+        compat=t.flag("compat", d.compat),
         flip_policy=t.choice("flip_policy", ("no_credit", "credit"), d.flip_policy),
     )
     known = known_names()
@@ -152,15 +152,15 @@ def _parse_tolerances(t: _Reader) -> dict[str, Tolerance]:
     for dtype, default in defaults.items():
         sub = t.table(dtype, required=False)
         sub.only("rtol", "atol")
-        out[dtype] = Tolerance(sub.num("rtol", default.rtol), sub.num("atol", default.atol))
+        out[dtype] = Tolerance(sub.number("rtol", default.rtol), sub.number("atol", default.atol))
     return out
 
 
 def _parse_check(c: _Reader, part_ids: set[str]) -> Check:
     c.only("id", "part", "kind", "subject", "points", "visibility", "seed", "title", "shapes",
            "params", "rtol", "atol", "award", "value_check", "depends")
-    check_id = c.str("id")
-    part = c.str("part")
+    check_id = c.text("id")
+    part = c.text("part")
     if part not in part_ids:
         raise SpecError(c.path, c.key("part"), f"unknown part {part!r}; declared parts: {sorted(part_ids)}")
     shapes_t = c.table("shapes", required=False)
@@ -173,25 +173,25 @@ def _parse_check(c: _Reader, part_ids: set[str]) -> Check:
         shapes[name] = tuple(dims)
     tolerance = None
     if "rtol" in c.raw or "atol" in c.raw:
-        tolerance = Tolerance(c.num("rtol", 0.0), c.num("atol", 0.0))
-    points = c.num("points", 1.0)
+        tolerance = Tolerance(c.number("rtol", 0.0), c.number("atol", 0.0))
+    points = c.number("points", 1.0)
     if points < 0:
         raise SpecError(c.path, c.key("points"), "must not be negative")
     kind = c.choice("kind", tuple(KINDS))
     award = c.choice("award", ("points", "with_value", "informative"), "points")
-    value_check = c.str("value_check", "") or None
+    value_check = c.text("value_check", "") or None
     if award == "with_value" and value_check is None:
         raise SpecError(c.path, c.key("value_check"), "award = 'with_value' needs the id of the value check")
     params = c.table("params", required=False)
     params.only(*KINDS[kind].params)
     _validate_params(params)
-    seed = c.int("seed", 0)
+    seed = c.integer("seed", 0)
     if not 0 <= seed < 2**32:
         raise SpecError(c.path, c.key("seed"), f"{seed} is not a valid seed (0 <= seed < 2**32)")
     return Check(
-        id=check_id, part=part, kind=kind, subject=c.str("subject"), points=points,
+        id=check_id, part=part, kind=kind, subject=c.text("subject"), points=points,
         visibility=c.choice("visibility", VISIBILITIES, "visible"), seed=seed,
-        title=c.str("title", check_id), shapes=shapes, params=dict(params.raw),
+        title=c.text("title", check_id), shapes=shapes, params=dict(params.raw),
         tolerance=tolerance, award=award, value_check=value_check, depends=tuple(c.str_list("depends", [])),
     )
 
@@ -281,26 +281,26 @@ class _Reader:
             raise SpecError(self.path, self.key(name), f"must be {what}, not {type(value).__name__}")
         return value
 
-    def str(self, name: str, default: Any = None) -> Any:
+    def text(self, name: str, default: Any = None) -> Any:
         return self._get(name, (str,), _REQUIRED if default is None else default, "a string")
 
-    def int(self, name: str, default: Any = None) -> Any:
+    def integer(self, name: str, default: Any = None) -> Any:
         return self._get(name, (int,), _REQUIRED if default is None else default, "an integer")
 
-    def num(self, name: str, default: Any = None) -> float:
+    def number(self, name: str, default: Any = None) -> float:
         return float(self._get(name, (int, float), _REQUIRED if default is None else default, "a number"))
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         return bool(self._get(name, (bool,), default, "true or false"))
 
     def choice(self, name: str, options: tuple[str, ...], default: Any = None) -> Any:
-        value = self.str(name, default)
+        value = self.text(name, default)
         if value not in options:
             raise SpecError(self.path, self.key(name), f"{value!r} is not one of {list(options)}")
         return value
 
     def str_list(self, name: str, default: list[str]) -> list[Any]:
-        value = self._get(name, (list,), default, "a list of strings")
+        value: list[Any] = self._get(name, (list,), default, "a list of strings")
         if not all(isinstance(v, str) for v in value):
             raise SpecError(self.path, self.key(name), "must be a list of strings")
         return value

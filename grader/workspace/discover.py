@@ -11,7 +11,7 @@ import os
 import shutil
 import stat
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.intake import SKIP_DIRS
@@ -28,6 +28,9 @@ class Discovery:
     """Logical name -> file chosen."""
     missing: list[str]
     """Logical names with no candidate."""
+    ambiguous: dict[str, list[Path]] = field(default_factory=dict)
+    """Logical name -> the other candidates when more than one file had the name (reported in
+    the result's ``extra_data.alternatives``)."""
 
 
 def regular_py(folder: Path) -> Iterator[Path]:
@@ -74,6 +77,7 @@ def find_files(root: Path, wanted: Mapping[str, str]) -> Discovery:
     files = _python_files(root)
     found: dict[str, Path] = {}
     missing: list[str] = []
+    ambiguous: dict[str, list[Path]] = {}
     for logical, canonical in wanted.items():
         name = Path(canonical).name
         candidates = [p for p in files if p.name == name]
@@ -82,7 +86,9 @@ def find_files(root: Path, wanted: Mapping[str, str]) -> Discovery:
             continue
         candidates.sort(key=lambda p: (-_suffix_match(p.relative_to(root), canonical), len(p.relative_to(root).parts), str(p)))
         found[logical] = candidates[0]
-    return Discovery(found, missing)
+        if len(candidates) > 1:
+            ambiguous[logical] = candidates[1:]
+    return Discovery(found, missing, ambiguous)
 
 
 def package_dirs(root: Path) -> list[Path]:

@@ -41,6 +41,8 @@ class Staged:
     """File that collects everything the child prints."""
     found: Mapping[str, Path]
     """Logical module -> the submission's file chosen for it."""
+    alternatives: Mapping[str, tuple[Path, ...]]
+    """Logical module -> the other files of the same name that were not chosen."""
     missing: tuple[str, ...]
     """Logical modules the submission lacks and no stand-in replaced."""
     not_found: tuple[str, ...]
@@ -61,7 +63,7 @@ def stage(root: Path, spec: Spec, workdir: Path) -> Staged:
     scratch.mkdir()
     missing = tuple(m for m in found.missing if spec.student_modules[m] not in stood_in)
     return Staged(workspace=workspace, runtime=runtime, scratch=scratch, output=workdir / "output.txt",
-                  found=found.found, missing=missing, not_found=tuple(found.missing), stand_ins=stood_in)
+                  found=found.found, alternatives={k: tuple(v) for k, v in found.ambiguous.items()}, missing=missing, not_found=tuple(found.missing), stand_ins=stood_in)
 
 
 def stage_layout(discovery: Discovery, canonical: Mapping[str, str], dest: Path) -> Path:

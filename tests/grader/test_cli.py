@@ -123,7 +123,7 @@ def _check(check_id: str, status: str, points: float, *, counts: bool = True) ->
 
 
 @pytest.mark.parametrize("command", ["grade", "check"])
-def test_every_limit_option_reaches_the_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str) -> None:
+def test_every_limit_option_reaches_the_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str) -> None:
     from grader import api
     from grader.sandbox import Limits
 
@@ -136,9 +136,9 @@ def test_every_limit_option_reaches_the_overrides(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(api, command, fake)
     where = ["--out", str(tmp_path / "out")] if command == "grade" else []
     assert main([command, str(tmp_path), *where, "--sandbox", "process", *ALL_LIMITS]) == 0
-    assert seen["overrides"] == EXPECTED
+    assert seen["limits"] == EXPECTED
     assert set(EXPECTED) == set(Limits.__dataclass_fields__)  # every limit has an option
-    limits = api.spec_limits(api.get_spec("cs231n-2021"), **seen["overrides"])  # type: ignore[arg-type]
+    limits = Limits.layered(api.get_spec("cs231n-2021").limits, seen["limits"])  # type: ignore[arg-type]
     assert limits == Limits(**EXPECTED)  # type: ignore[arg-type]
     assert isinstance(limits.cpu_seconds, int) and isinstance(limits.memory_bytes, int)
 
@@ -158,7 +158,7 @@ def test_limits_not_given_are_not_overridden(monkeypatch: pytest.MonkeyPatch, tm
     seen: dict[str, object] = {}
     monkeypatch.setattr(api, "check", lambda *a, **k: seen.update(k) or _result(_check("a", "passed", 1.0)))
     assert main(["check", str(tmp_path), "--sandbox", "process", "--memory-mb", "256"]) == 0
-    assert seen["overrides"] == {"memory_bytes": 256 * 2**20}
+    assert seen["limits"] == {"memory_bytes": 256 * 2**20}
 
 
 @pytest.mark.parametrize(("checks", "code"), [

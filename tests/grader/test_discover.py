@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from assignments import spec_dir
-from grader.detect import detect
-from grader.discover import find_files, package_dirs, stage_layout
+from grader.workspace.detect import detect
+from grader.workspace.discover import find_files, package_dirs
+from grader.workspace.stage import stage_layout
 from grader.spec import load_spec
 
 LAYOUT = {"layers": "cs231n/layers.py", "fc_net": "cs231n/classifiers/fc_net.py"}

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from grader.child.protocol import Handle
-from grader.runner import Session, SessionConfig, StudentCrashed, StudentRaised, StudentTimeout, stage_runtime
+from grader.errors import StudentCrashed, StudentRaised, StudentTimeout
+from grader.sandbox.session import Session, SessionConfig
+from grader.workspace.stage import stage_runtime
 from grader.sandbox import Limits
 from tests.grader.conftest import PlainLauncher
 

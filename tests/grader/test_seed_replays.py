@@ -9,8 +9,8 @@ import pytest
 
 from grader import api
 from grader.spec import Check
-from grader.subjects import models
-from grader.subjects.optim import notebook_fixture
+from grader.checks import models, nets
+from grader.checks.optim import notebook_fixture
 from reference import fc_net, optim
 from reference.gradient_check import rel_error
 
@@ -30,7 +30,7 @@ class _Recorder:
 def reference_loss(spec_id: str, check_id: str) -> float:
     check = next(c for c in api.get_spec(spec_id).checks if c.id == check_id)
     ctx = _Recorder(check, spec_id)
-    kw = models.canonical_kwargs(ctx)  # type: ignore[arg-type]
+    kw = nets.canonical_kwargs(ctx)  # type: ignore[arg-type]
     kw["dtype"] = np.float64
     np.random.seed(check.seed)
     n = int(check.params.get("num_inputs", 2))
@@ -78,7 +78,7 @@ def test_cs182_expected_bn_forward_output_replays_seed_003() -> None:
     spec = api.get_spec("cs182-sp25")
     check = next(c for c in spec.checks if c.id == "fc_bn_forward_output")
     ctx = _Recorder(check, "cs182-sp25")
-    kw = models.canonical_kwargs(ctx)  # type: ignore[arg-type]
+    kw = nets.canonical_kwargs(ctx)  # type: ignore[arg-type]
     kw["dtype"] = np.float64
     model = fc_net.FullyConnectedNet(**kw, bn_mode_line=spec.api.bn_mode_line)
     models._linspace_params(model.params)
@@ -94,7 +94,7 @@ def test_two_layer_net_fixture_replays_the_notebook_asserts(check_id: str, print
     """§10.1: the linspace fixture with y = [0, 5, 1] gives the notebooks' asserted losses (1e-10)."""
     check = next(c for c in api.get_spec("cs231n-2018").checks if c.id == check_id)
     ctx = _Recorder(check, "cs231n-2018")
-    kw = models.canonical_kwargs(ctx)  # type: ignore[arg-type]
+    kw = nets.canonical_kwargs(ctx)  # type: ignore[arg-type]
     model = fc_net.TwoLayerNet(**kw)
     models._linspace_params(model.params)
     n, d = 3, kw["input_dim"]

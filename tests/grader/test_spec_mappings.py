@@ -12,8 +12,8 @@ import pytest
 
 from assignments import spec_dir
 from grader.spec import Api, load_spec
-from grader.subjects.models import course_kwargs
-from grader.subjects.optim import notebook_fixture
+from grader.checks.nets import course_kwargs
+from grader.checks.optim import notebook_fixture
 from reference import optim
 from reference.fc_net import FullyConnectedNet
 

@@ -29,8 +29,14 @@ def abs_error(x: ArrayLike, y: ArrayLike) -> float:
     return float(np.max(np.abs(np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64))))
 
 
-def assert_gradient_close(analytic: ArrayLike, numeric: ArrayLike, *, rtol: float = 1e-6,
-                          atol: float = 1e-8, name: str = "") -> None:
+def assert_gradient_close(
+    analytic: ArrayLike,
+    numeric: ArrayLike,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    name: str = "",
+) -> None:
     """Elementwise ``|analytic - numeric| <= atol + rtol * |numeric|``.
 
     ``rel_error`` alone cannot check a gradient that is analytically zero (e.g. the first bias
@@ -63,8 +69,9 @@ def numeric_gradient(f: Callable[[Float64], Any], x: Float64, h: float = 1e-5) -
     return grad
 
 
-def numeric_gradient_array(f: Callable[[Float64], Any], x: Float64, dout: Float64,
-                           h: float = 1e-5) -> Float64:
+def numeric_gradient_array(
+    f: Callable[[Float64], Any], x: Float64, dout: Float64, h: float = 1e-5
+) -> Float64:
     """Centred-difference gradient of ``sum(f(x) * dout)`` for an array-valued ``f``."""
     if x.dtype != np.float64:
         raise TypeError(f"gradient checks need float64, got {x.dtype}")

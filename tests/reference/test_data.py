@@ -27,8 +27,12 @@ BATCH_FILES = [f"data_batch_{b}" for b in range(1, 6)] + ["test_batch"]
 
 @pytest.fixture(scope="module")
 def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_synthetic_cifar10(tmp_path_factory.mktemp("cifar") / "cifar-10-batches-py",
-                                   images_per_batch=PER_BATCH, num_test=NUM_TEST, seed=0)
+    return write_synthetic_cifar10(
+        tmp_path_factory.mktemp("cifar") / "cifar-10-batches-py",
+        images_per_batch=PER_BATCH,
+        num_test=NUM_TEST,
+        seed=0,
+    )
 
 
 def _raw(path: Path, encoding: str = "bytes") -> dict[object, object]:
@@ -63,8 +67,10 @@ def test_batch_file_has_official_keys_and_types(synth_dir: Path, name: str) -> N
 
 def test_latin1_loading_gives_str_keys_like_the_original(synth_dir: Path) -> None:
     # The 2017+ CS231n starters load with encoding="latin1" and index with str keys.
-    as_bytes, as_latin1 = _raw(synth_dir / "data_batch_2"), _raw(synth_dir / "data_batch_2",
-                                                                  "latin1")
+    as_bytes, as_latin1 = (
+        _raw(synth_dir / "data_batch_2"),
+        _raw(synth_dir / "data_batch_2", "latin1"),
+    )
     assert set(as_latin1) == {"data", "labels", "batch_label", "filenames"}
     np.testing.assert_array_equal(as_latin1["data"], as_bytes[b"data"])
     assert as_latin1["labels"] == as_bytes[b"labels"]
@@ -110,7 +116,7 @@ def test_load_batch_is_nhwc_float64_with_rgb_planes(synth_dir: Path) -> None:
     assert X.shape == (PER_BATCH, 32, 32, 3) and X.dtype == np.float64
     assert y.shape == (PER_BATCH,) and y.dtype == np.int64
     for channel in range(3):  # row = R plane, G plane, B plane, each 32x32 row-major
-        plane = data[:, channel * 1024:(channel + 1) * 1024].reshape(-1, 32, 32)
+        plane = data[:, channel * 1024 : (channel + 1) * 1024].reshape(-1, 32, 32)
         np.testing.assert_array_equal(X[..., channel], plane)
     np.testing.assert_array_equal(y, raw[b"labels"])
 
@@ -127,15 +133,19 @@ def test_load_cifar10_concatenates_batches_in_order(synth_dir: Path) -> None:
 # ------------------------------------------------------------------ split and preprocessing
 
 
-@pytest.mark.parametrize(("num_training", "num_validation", "num_test"), [
-    (150, 50, 30),  # train + val = all training images, like the defaults 49000 + 1000
-    (100, 20, 10),  # smaller: val follows train (100..119), it is not the last 20 images
-    (10, 30, 5),
-    (199, 1, 1),
-    (200, 0, 5),
-])
-def test_split_shapes_and_membership(synth_dir: Path, num_training: int, num_validation: int,
-                                     num_test: int) -> None:
+@pytest.mark.parametrize(
+    ("num_training", "num_validation", "num_test"),
+    [
+        (150, 50, 30),  # train + val = all training images, like the defaults 49000 + 1000
+        (100, 20, 10),  # smaller: val follows train (100..119), it is not the last 20 images
+        (10, 30, 5),
+        (199, 1, 1),
+        (200, 0, 5),
+    ],
+)
+def test_split_shapes_and_membership(
+    synth_dir: Path, num_training: int, num_validation: int, num_test: int
+) -> None:
     data = get_CIFAR10_data(num_training, num_validation, num_test, cifar10_dir=synth_dir)
     X_all, y_all, X_test_all, y_test_all = load_CIFAR10(synth_dir)
     sizes = {"train": num_training, "val": num_validation, "test": num_test}
@@ -153,8 +163,9 @@ def test_split_shapes_and_membership(synth_dir: Path, num_training: int, num_val
     }
     mean_image = X_all[:num_training].mean(axis=0) if num_training else 0.0  # NHWC
     for split, (X, y) in expected.items():
-        np.testing.assert_allclose(data[f"X_{split}"], (X - mean_image).transpose(0, 3, 1, 2),
-                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            data[f"X_{split}"], (X - mean_image).transpose(0, 3, 1, 2), rtol=0, atol=1e-12
+        )
         np.testing.assert_array_equal(data[f"y_{split}"], y)
 
 
@@ -171,16 +182,32 @@ class _IndexedCIFAR:
         return self.X_train, self.y_train, self.X_test, self.y_test
 
 
-@pytest.mark.parametrize(("sizes", "train", "val", "test"), [
-    ({}, (0, 49000), (49000, 50000), (0, 1000)),  # the defaults
-    ({"num_training": 4900, "num_validation": 100, "num_test": 50}, (0, 4900), (4900, 5000),
-     (0, 50)),
-    ({"num_training": 10000, "num_validation": 5000, "num_test": 10000}, (0, 10000),
-     (10000, 15000), (0, 10000)),
-])
-def test_split_indices_at_the_real_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         sizes: dict[str, int], train: tuple[int, int],
-                                         val: tuple[int, int], test: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("sizes", "train", "val", "test"),
+    [
+        ({}, (0, 49000), (49000, 50000), (0, 1000)),  # the defaults
+        (
+            {"num_training": 4900, "num_validation": 100, "num_test": 50},
+            (0, 4900),
+            (4900, 5000),
+            (0, 50),
+        ),
+        (
+            {"num_training": 10000, "num_validation": 5000, "num_test": 10000},
+            (0, 10000),
+            (10000, 15000),
+            (0, 10000),
+        ),
+    ],
+)
+def test_split_indices_at_the_real_sizes(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sizes: dict[str, int],
+    train: tuple[int, int],
+    val: tuple[int, int],
+    test: tuple[int, int],
+) -> None:
     """Which images land in which split, for 50000/10000 images (cheap 1x1x1 stand-ins)."""
     (tmp_path / "data_batch_1").touch()  # resolve_cifar10_dir only looks for this file
     monkeypatch.setattr(reference.data, "load_CIFAR10", _IndexedCIFAR())
@@ -191,8 +218,7 @@ def test_split_indices_at_the_real_sizes(tmp_path: Path, monkeypatch: pytest.Mon
     np.testing.assert_array_equal(data["X_test"].ravel(), 1e6 + np.arange(*test))
     centred = get_CIFAR10_data(cifar10_dir=tmp_path, **sizes)
     mean = (train[1] - 1) / 2  # mean index of the training split
-    np.testing.assert_allclose(centred["X_val"].ravel(), np.arange(*val) - mean, rtol=0,
-                               atol=1e-9)
+    np.testing.assert_allclose(centred["X_val"].ravel(), np.arange(*val) - mean, rtol=0, atol=1e-9)
 
 
 def test_training_split_is_centred(synth_dir: Path) -> None:
@@ -209,13 +235,17 @@ def test_without_mean_subtraction_pixels_are_raw(synth_dir: Path) -> None:
     assert data["X_train"].flags.c_contiguous
 
 
-@pytest.mark.parametrize(("args", "match"), [
-    ((190, 20, 10), "exceeds the 200 training images"),
-    ((100, 10, 31), "exceeds the 30 test images"),
-    ((-1, 10, 10), "num_training must be >= 0"),
-])
-def test_split_rejects_impossible_sizes(synth_dir: Path, args: tuple[int, int, int],
-                                        match: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((190, 20, 10), "exceeds the 200 training images"),
+        ((100, 10, 31), "exceeds the 30 test images"),
+        ((-1, 10, 10), "num_training must be >= 0"),
+    ],
+)
+def test_split_rejects_impossible_sizes(
+    synth_dir: Path, args: tuple[int, int, int], match: str
+) -> None:
     with pytest.raises(ValueError, match=match):
         get_CIFAR10_data(*args, cifar10_dir=synth_dir)
 
@@ -223,8 +253,9 @@ def test_split_rejects_impossible_sizes(synth_dir: Path, args: tuple[int, int, i
 # ------------------------------------------------------------------ finding the directory
 
 
-def test_env_var_may_name_the_parent_directory(synth_dir: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_var_may_name_the_parent_directory(
+    synth_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(CIFAR_DIR_ENV, str(synth_dir.parent))
     assert resolve_cifar10_dir() == synth_dir
     assert get_CIFAR10_data(10, 10, 10)["X_val"].shape == (10, 3, 32, 32)
@@ -292,8 +323,10 @@ def test_synthetic_dataset_rejects_bad_shape() -> None:
 
 
 def _shared_cifar_dir() -> Path | None:
-    for candidate in (os.environ.get(CIFAR_DIR_ENV),
-                      str(Path(__file__).resolve().parents[3] / "shared" / "data")):
+    for candidate in (
+        os.environ.get(CIFAR_DIR_ENV),
+        str(Path(__file__).resolve().parents[3] / "shared" / "data"),
+    ):
         if candidate:
             try:
                 return resolve_cifar10_dir(candidate)
@@ -310,8 +343,13 @@ def test_standard_split_on_the_shared_cifar_copy() -> None:
         pytest.skip(f"no CIFAR-10 batches: set {CIFAR_DIR_ENV} or provide ../shared/data")
     data = get_CIFAR10_data(cifar10_dir=root)
     assert {k: v.shape for k, v in data.items()} == {
-        "X_train": (49000, 3, 32, 32), "y_train": (49000,), "X_val": (1000, 3, 32, 32),
-        "y_val": (1000,), "X_test": (1000, 3, 32, 32), "y_test": (1000,)}
+        "X_train": (49000, 3, 32, 32),
+        "y_train": (49000,),
+        "X_val": (1000, 3, 32, 32),
+        "y_val": (1000,),
+        "X_test": (1000, 3, 32, 32),
+        "y_test": (1000,),
+    }
     _, y5 = load_CIFAR_batch(root / "data_batch_5")  # val = last 1000 of data_batch_5
     np.testing.assert_array_equal(data["y_val"], y5[-1000:])
     _, y_test = load_CIFAR_batch(root / "test_batch")
@@ -319,8 +357,9 @@ def test_standard_split_on_the_shared_cifar_copy() -> None:
     np.testing.assert_allclose(data["X_train"].mean(axis=0), 0.0, atol=1e-9)
     assert np.array_equal(np.bincount(data["y_train"], minlength=10) > 4000, np.ones(10, bool))
     # A non-default size: val = images 4900..4999, i.e. the end of data_batch_1 (the starters).
-    small = get_CIFAR10_data(num_training=4900, num_validation=100, num_test=10,
-                             subtract_mean=False, cifar10_dir=root)
+    small = get_CIFAR10_data(
+        num_training=4900, num_validation=100, num_test=10, subtract_mean=False, cifar10_dir=root
+    )
     X1, y1 = load_CIFAR_batch(root / "data_batch_1")
     np.testing.assert_array_equal(small["y_val"], y1[4900:5000])
     np.testing.assert_array_equal(small["X_val"], X1[4900:5000].transpose(0, 3, 1, 2))

@@ -55,10 +55,13 @@ def _jitter_biases(model: Any, seed: int) -> None:
 # ------------------------------------------------------------------------------------------------
 # TwoLayerNet (variants.md §10.1)
 
-_CORRECT_SCORES = np.array([
-    [11.53165108, 12.2917344, 13.05181771, 13.81190102, 14.57198434, 15.33206765, 16.09215096],
-    [12.05769098, 12.74614105, 13.43459113, 14.1230412, 14.81149128, 15.49994135, 16.18839143],
-    [12.58373087, 13.20054771, 13.81736455, 14.43418138, 15.05099822, 15.66781506, 16.2846319]])
+_CORRECT_SCORES = np.array(
+    [
+        [11.53165108, 12.2917344, 13.05181771, 13.81190102, 14.57198434, 15.33206765, 16.09215096],
+        [12.05769098, 12.74614105, 13.43459113, 14.1230412, 14.81149128, 15.49994135, 16.18839143],
+        [12.58373087, 13.20054771, 13.81736455, 14.43418138, 15.05099822, 15.66781506, 16.2846319],
+    ]
+)
 
 
 def test_two_layer_net_notebook_cell() -> None:
@@ -106,8 +109,9 @@ def test_two_layer_net_init_draws_w1_then_w2() -> None:
 def test_two_layer_net_gradients(seed: int, reg: float, x_shape: tuple[int, ...]) -> None:
     np.random.seed(seed)
     X, y = np.random.randn(*x_shape), np.random.randint(7, size=x_shape[0])
-    model = TwoLayerNet(input_dim=int(np.prod(x_shape[1:])), hidden_dim=6, num_classes=7,
-                        weight_scale=1e-1, reg=reg)
+    model = TwoLayerNet(
+        input_dim=int(np.prod(x_shape[1:])), hidden_dim=6, num_classes=7, weight_scale=1e-1, reg=reg
+    )
     _jitter_biases(model, seed)
     _check_gradients(model, X, y)
 
@@ -133,11 +137,19 @@ def test_two_layer_net_regularizes_weights_only_with_half() -> None:
 @pytest.mark.parametrize("normalization", [None, "batchnorm", "layernorm"])
 @pytest.mark.parametrize("keep", [1, 0.5])
 @pytest.mark.parametrize("dropout_seed", [None, 123])
-def test_fc_net_construction(normalization: str | None, keep: float,
-                             dropout_seed: int | None) -> None:
+def test_fc_net_construction(
+    normalization: str | None, keep: float, dropout_seed: int | None
+) -> None:
     np.random.seed(5)
-    model = FullyConnectedNet([4, 5], input_dim=6, num_classes=3, dropout_keep_ratio=keep,
-                              normalization=normalization, weight_scale=0.1, seed=dropout_seed)
+    model = FullyConnectedNet(
+        [4, 5],
+        input_dim=6,
+        num_classes=3,
+        dropout_keep_ratio=keep,
+        normalization=normalization,
+        weight_scale=0.1,
+        seed=dropout_seed,
+    )
     after = np.random.get_state()
     full = [6, 4, 5, 3]
     assert model.num_layers == 3 and model.reg == 0.0 and model.dtype is np.float32
@@ -173,8 +185,15 @@ def test_fc_net_construction(normalization: str | None, keep: float,
         assert model.bn_params[0] is not model.bn_params[1]  # each layer keeps its own statistics
 
 
-@pytest.mark.parametrize("kwargs", [{"normalization": "groupnorm"}, {"dropout_keep_ratio": 0},
-                                    {"dropout_keep_ratio": 1.5}, {"bn_mode_line": "either"}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"normalization": "groupnorm"},
+        {"dropout_keep_ratio": 0},
+        {"dropout_keep_ratio": 1.5},
+        {"bn_mode_line": "either"},
+    ],
+)
 def test_fc_net_rejects_bad_arguments(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         FullyConnectedNet([3], input_dim=2, num_classes=2, **kwargs)
@@ -185,12 +204,25 @@ def test_fc_net_rejects_bad_arguments(kwargs: dict[str, Any]) -> None:
 
 
 _ARCHITECTURES = ([5], [6, 5], [4, 5, 3])  # 1 to 3 hidden layers
-_NORM_KEEP = ((None, 1), ("batchnorm", 1), ("layernorm", 1),
-              (None, 0.6), ("batchnorm", 0.5), ("layernorm", 0.75))
+_NORM_KEEP = (
+    (None, 1),
+    ("batchnorm", 1),
+    ("layernorm", 1),
+    (None, 0.6),
+    ("batchnorm", 0.5),
+    ("layernorm", 0.75),
+)
 _SEED_N = ((0, 2), (231, 5), (7, 1))  # batch sizes 1..5 across the seeds
 _GRADIENT_CASES = [
-    pytest.param(hidden, norm, keep, reg, seed, n,
-                 id=f"h{'x'.join(map(str, hidden))}-{norm}-keep{keep}-reg{reg}-seed{seed}-N{n}")
+    pytest.param(
+        hidden,
+        norm,
+        keep,
+        reg,
+        seed,
+        n,
+        id=f"h{'x'.join(map(str, hidden))}-{norm}-keep{keep}-reg{reg}-seed{seed}-N{n}",
+    )
     for hidden in _ARCHITECTURES
     for norm, keep in _NORM_KEEP
     for reg in (0.0, 0.7)
@@ -200,16 +232,26 @@ _GRADIENT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("hidden_dims", "normalization", "keep", "reg", "seed", "n"),
-                         _GRADIENT_CASES)
-def test_fc_net_gradients(hidden_dims: list[int], normalization: str | None, keep: float,
-                          reg: float, seed: int, n: int) -> None:
+@pytest.mark.parametrize(
+    ("hidden_dims", "normalization", "keep", "reg", "seed", "n"), _GRADIENT_CASES
+)
+def test_fc_net_gradients(
+    hidden_dims: list[int], normalization: str | None, keep: float, reg: float, seed: int, n: int
+) -> None:
     """float64, dropout seeded (it reseeds at every call, so the loss is a fixed function)."""
     np.random.seed(seed)
     X, y = np.random.randn(n, 7), np.random.randint(4, size=n)
-    model = FullyConnectedNet(hidden_dims, input_dim=7, num_classes=4, reg=reg,
-                              weight_scale=0.5, dtype=np.float64, normalization=normalization,
-                              dropout_keep_ratio=keep, seed=123)
+    model = FullyConnectedNet(
+        hidden_dims,
+        input_dim=7,
+        num_classes=4,
+        reg=reg,
+        weight_scale=0.5,
+        dtype=np.float64,
+        normalization=normalization,
+        dropout_keep_ratio=keep,
+        seed=123,
+    )
     assert model.num_layers == len(hidden_dims) + 1
     _jitter_biases(model, seed)
     _check_gradients(model, X, y)
@@ -229,8 +271,14 @@ def test_fc_net_single_layer_and_image_input() -> None:
 def test_fc_net_float32_stays_float32(normalization: str | None, keep: float) -> None:
     np.random.seed(2)
     X, y = np.random.randn(5, 6), np.random.randint(3, size=5)  # float64 input is cast
-    model = FullyConnectedNet([4, 4], input_dim=6, num_classes=3, normalization=normalization,
-                              dropout_keep_ratio=keep, reg=0.1)
+    model = FullyConnectedNet(
+        [4, 4],
+        input_dim=6,
+        num_classes=3,
+        normalization=normalization,
+        dropout_keep_ratio=keep,
+        reg=0.1,
+    )
     assert model.loss(X).dtype == np.float32
     loss, grads = model.loss(X, y)
     assert isinstance(loss, float)
@@ -240,8 +288,14 @@ def test_fc_net_float32_stays_float32(normalization: str | None, keep: float) ->
 def test_fc_net_regularizes_weights_only_with_half() -> None:
     np.random.seed(0)
     X, y = np.random.randn(3, 4), np.random.randint(3, size=3)
-    model = FullyConnectedNet([5], input_dim=4, num_classes=3, normalization="layernorm",
-                              weight_scale=0.5, dtype=np.float64)
+    model = FullyConnectedNet(
+        [5],
+        input_dim=4,
+        num_classes=3,
+        normalization="layernorm",
+        weight_scale=0.5,
+        dtype=np.float64,
+    )
     model.params["gamma1"] += 2.0
     plain, plain_grads = model.loss(X, y)
     model.reg = 3.14
@@ -260,8 +314,15 @@ def test_fc_net_mode_propagation_fixed() -> None:
     """Canonical line: ``loss(X)`` puts batchnorm in test mode, i.e. on the running statistics."""
     np.random.seed(0)
     X, y = np.random.randn(6, 5), np.random.randint(3, size=6)
-    model = FullyConnectedNet([4], input_dim=5, num_classes=3, normalization="batchnorm",
-                              dropout_keep_ratio=0.5, weight_scale=0.5, dtype=np.float64)
+    model = FullyConnectedNet(
+        [4],
+        input_dim=5,
+        num_classes=3,
+        normalization="batchnorm",
+        dropout_keep_ratio=0.5,
+        weight_scale=0.5,
+        dtype=np.float64,
+    )
     model.loss(X, y)
     assert model.bn_params[0]["mode"] == "train" and model.dropout_param["mode"] == "train"
     running = dict(model.bn_params[0])
@@ -278,8 +339,15 @@ def test_fc_net_mode_propagation_starter() -> None:
     """Starter line ``bn_param[mode] = mode``: batchnorm keeps batch statistics in ``loss(X)``."""
     np.random.seed(0)
     X = np.random.randn(6, 5)
-    model = FullyConnectedNet([4], input_dim=5, num_classes=3, normalization="batchnorm",
-                              weight_scale=0.5, dtype=np.float64, bn_mode_line="starter")
+    model = FullyConnectedNet(
+        [4],
+        input_dim=5,
+        num_classes=3,
+        normalization="batchnorm",
+        weight_scale=0.5,
+        dtype=np.float64,
+        bn_mode_line="starter",
+    )
     scores = model.loss(X)
     assert model.bn_params[0]["mode"] == "train" and model.bn_params[0]["test"] == "test"
     p = model.params
@@ -292,8 +360,14 @@ def test_fc_net_loss_rng_use(normalization: str | None) -> None:
     """Unseeded dropout: one rand per hidden layer in train mode, nothing in test mode."""
     np.random.seed(0)
     X, y = np.random.randn(3, 5), np.random.randint(2, size=3)
-    model = FullyConnectedNet([4, 6], input_dim=5, num_classes=2, dropout_keep_ratio=0.5,
-                              normalization=normalization, dtype=np.float64)
+    model = FullyConnectedNet(
+        [4, 6],
+        input_dim=5,
+        num_classes=2,
+        dropout_keep_ratio=0.5,
+        normalization=normalization,
+        dtype=np.float64,
+    )
     expected = state_after(None, (3, 4), (3, 6))
     model.loss(X, y)
     assert same_rng_state(np.random.get_state(), expected)
@@ -306,17 +380,29 @@ def test_fc_net_loss_rng_use(normalization: str | None) -> None:
 # Notebook initial losses (float64, the N/D/H1/H2/C fixture after np.random.seed(231))
 
 
-@pytest.mark.parametrize(("kwargs", "expected"), [
-    ({}, (2.300479089768492, 7.052114776533016)),
-    ({"normalization": "batchnorm"}, (2.2611955101340957, 6.996533220108303)),
-], ids=["FullyConnectedNets", "BatchNormalization"])
-def test_fc_net_initial_losses_over_reg(kwargs: dict[str, Any],
-                                        expected: tuple[float, float]) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({}, (2.300479089768492, 7.052114776533016)),
+        ({"normalization": "batchnorm"}, (2.2611955101340957, 6.996533220108303)),
+    ],
+    ids=["FullyConnectedNets", "BatchNormalization"],
+)
+def test_fc_net_initial_losses_over_reg(
+    kwargs: dict[str, Any], expected: tuple[float, float]
+) -> None:
     """variants.md §2.4 / §3b.5: one cell, loop over reg [0, 3.14], [derived] losses."""
     X, y = _fc_fixture()
     for reg, value in zip([0, 3.14], expected, strict=True):
-        model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, reg=reg, weight_scale=5e-2,
-                                  dtype=np.float64, **kwargs)
+        model = FullyConnectedNet(
+            [H1, H2],
+            input_dim=D,
+            num_classes=C,
+            reg=reg,
+            weight_scale=5e-2,
+            dtype=np.float64,
+            **kwargs,
+        )
         loss, _ = model.loss(X, y)
         assert abs(loss - value) <= 1e-12, reg
 
@@ -333,8 +419,15 @@ def test_fc_net_dropout_initial_losses(with_gradient_checks: bool) -> None:
     X, y = _fc_fixture()
     expected = {1: 2.3004790897684924, 0.75: 2.302371489704412, 0.5: 2.3042759220785896}
     for keep, value in expected.items():
-        model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, weight_scale=5e-2,
-                                  dtype=np.float64, dropout_keep_ratio=keep, seed=123)
+        model = FullyConnectedNet(
+            [H1, H2],
+            input_dim=D,
+            num_classes=C,
+            weight_scale=5e-2,
+            dtype=np.float64,
+            dropout_keep_ratio=keep,
+            seed=123,
+        )
         loss, _ = model.loss(X, y)
         assert abs(loss - value) <= 1e-12, keep
         if with_gradient_checks:
@@ -342,12 +435,17 @@ def test_fc_net_dropout_initial_losses(with_gradient_checks: bool) -> None:
             assert max(errors.values()) < 1e-4  # "around e-6 or less ... W2 on the order of e-5"
 
 
-@pytest.mark.parametrize(("keeps", "expected"), [
-    ((1, 0.25, 0.5), (2.3051948273987857, 2.3126468345657742, 2.302437587710995)),
-    ((1, 0.75, 0.5), (2.3051948273987857, 2.29898614757146, 2.302437587710995)),
-], ids=["keep-semantics-seed001", "drop-semantics-keep=1-p"])
-def test_c147_fc_dropout_initial_losses(keeps: tuple[float, ...],
-                                        expected: tuple[float, ...]) -> None:
+@pytest.mark.parametrize(
+    ("keeps", "expected"),
+    [
+        ((1, 0.25, 0.5), (2.3051948273987857, 2.3126468345657742, 2.302437587710995)),
+        ((1, 0.75, 0.5), (2.3051948273987857, 2.29898614757146, 2.302437587710995)),
+    ],
+    ids=["keep-semantics-seed001", "drop-semantics-keep=1-p"],
+)
+def test_c147_fc_dropout_initial_losses(
+    keeps: tuple[float, ...], expected: tuple[float, ...]
+) -> None:
     """variants.md §5.4: the unseeded UCLA cell, dropout [0, 0.25, 0.5], after the backward cell.
 
     The backward cell's ``seed: 123`` leaves the stream at "seed 123, then one rand(10, 10)".
@@ -359,15 +457,30 @@ def test_c147_fc_dropout_initial_losses(keeps: tuple[float, ...],
     X = np.random.randn(N, D)
     y = np.random.randint(C, size=(N,))
     for keep, value in zip(keeps, expected, strict=True):
-        model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, weight_scale=5e-2,
-                                  dtype=np.float64, dropout_keep_ratio=keep, seed=123)
+        model = FullyConnectedNet(
+            [H1, H2],
+            input_dim=D,
+            num_classes=C,
+            weight_scale=5e-2,
+            dtype=np.float64,
+            dropout_keep_ratio=keep,
+            seed=123,
+        )
         loss, _ = model.loss(X, y)
         assert abs(loss - value) <= 1e-12, keep
 
 
 def _cs182_linspace_model(bn_mode_line: str) -> tuple[FullyConnectedNet, np.ndarray]:
-    model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, normalization="batchnorm",
-                              reg=0, weight_scale=5e-2, dtype=np.float64, bn_mode_line=bn_mode_line)
+    model = FullyConnectedNet(
+        [H1, H2],
+        input_dim=D,
+        num_classes=C,
+        normalization="batchnorm",
+        reg=0,
+        weight_scale=5e-2,
+        dtype=np.float64,
+        bn_mode_line=bn_mode_line,
+    )
     p = model.params
     p["W1"] = np.linspace(-0.7, 0.3, num=D * H1).reshape(D, H1)
     p["b1"] = np.linspace(-0.1, 0.9, num=H1)
@@ -378,11 +491,15 @@ def _cs182_linspace_model(bn_mode_line: str) -> tuple[FullyConnectedNet, np.ndar
     return model, np.linspace(-5.5, 4.5, num=N * D).reshape(D, N).T
 
 
+# fmt: off
+# The notebook's printout, two rows of ten (one value per line would hide the rows).
 _EXPECTED_BN_FORWARD_OUTPUT = np.array([
     [0.28397701, 0.46532063, 0.64666426, 0.82800788, 1.0093515, 1.19069513, 1.37203875,
      1.55338238, 1.734726, 1.91606962],
     [-0.9, -0.78888889, -0.67777778, -0.56666667, -0.45555556, -0.34444444, -0.23333333,
-     -0.12222222, -0.01111111, 0.1]])
+     -0.12222222, -0.01111111, 0.1],
+])
+# fmt: on
 
 
 def test_cs182_expected_bn_forward_output_needs_the_starter_line() -> None:
@@ -412,8 +529,15 @@ def test_cs182_bn_initial_losses_after_the_chain() -> None:
     X = np.random.randn(N, D)
     y = np.random.randint(C, size=(N,))
     for reg, value in ((0, 2.225590601134652), (3.14, 7.264561247023963)):
-        model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, normalization="batchnorm",
-                                  reg=reg, weight_scale=5e-2, dtype=np.float64,
-                                  bn_mode_line="starter")
+        model = FullyConnectedNet(
+            [H1, H2],
+            input_dim=D,
+            num_classes=C,
+            normalization="batchnorm",
+            reg=reg,
+            weight_scale=5e-2,
+            dtype=np.float64,
+            bn_mode_line="starter",
+        )
         loss, _ = model.loss(X, y)
         assert abs(loss - value) <= 1e-12, reg

@@ -20,8 +20,11 @@ from reference.fixtures import (
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[f.name for f in FIXTURES])
 def test_reference_reproduces_fixture(fixture: Fixture) -> None:
     measured = fixture.compute()
-    target = (f"|{measured!r} - {fixture.expected!r}| <= {fixture.tolerance}"
-              if fixture.rule == "abs" else f"{measured!r} <= {fixture.tolerance}")
+    target = (
+        f"|{measured!r} - {fixture.expected!r}| <= {fixture.tolerance}"
+        if fixture.rule == "abs"
+        else f"{measured!r} <= {fixture.tolerance}"
+    )
     assert fixture.passes(measured), f"{fixture.name} ({fixture.source}): {target} fails"
 
 
@@ -33,9 +36,17 @@ def test_fixture_names_are_unique_and_sources_cite_variants() -> None:
     assert all(not math.isnan(f.expected) for f in FIXTURES if f.rule == "abs")
 
 
-@pytest.mark.parametrize("name", ["optim_adam_next_w", "dropout_fwd_train_mean_p0.4",
-                                  "fc_loss_reg0", "c147_fc_dropout_loss_keep_semantics_p0.25",
-                                  "cs182_bn_backward_dx", "dase_dropout_mask_p0.8"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "optim_adam_next_w",
+        "dropout_fwd_train_mean_p0.4",
+        "fc_loss_reg0",
+        "c147_fc_dropout_loss_keep_semantics_p0.25",
+        "cs182_bn_backward_dx",
+        "dase_dropout_mask_p0.8",
+    ],
+)
 def test_fixtures_leave_the_global_rng_alone(name: str) -> None:
     fixture = next(f for f in FIXTURES if f.name == name)
     np.random.seed(5)
@@ -45,20 +56,28 @@ def test_fixtures_leave_the_global_rng_alone(name: str) -> None:
     np.testing.assert_array_equal(np.random.rand(3), expected)
 
 
-@pytest.mark.parametrize(("rule", "expected", "tolerance", "measured", "passes"), [
-    ("abs", 2.0, 1e-3, 2.0009, True),
-    ("abs", 2.0, 1e-3, 1.9989, False),
-    ("abs", 2.0, 0.0, 2.0, True),
-    ("below", 5e-9, 1e-8, 9.9e-9, True),
-    ("below", 5e-9, 1e-8, 1.1e-8, False),
-    ("below", math.nan, 1e-8, 0.0, True),
-    ("abs", 2.0, 1.0, math.nan, False),
-    ("below", 1.0, 1.0, math.nan, False),
-])
-def test_rules(rule: str, expected: float, tolerance: float, measured: float,
-               passes: bool) -> None:
-    fixture = Fixture("t", "variants.md §0", lambda: measured, expected, tolerance,
-                      "abs" if rule == "abs" else "below")
+@pytest.mark.parametrize(
+    ("rule", "expected", "tolerance", "measured", "passes"),
+    [
+        ("abs", 2.0, 1e-3, 2.0009, True),
+        ("abs", 2.0, 1e-3, 1.9989, False),
+        ("abs", 2.0, 0.0, 2.0, True),
+        ("below", 5e-9, 1e-8, 9.9e-9, True),
+        ("below", 5e-9, 1e-8, 1.1e-8, False),
+        ("below", math.nan, 1e-8, 0.0, True),
+        ("abs", 2.0, 1.0, math.nan, False),
+        ("below", 1.0, 1.0, math.nan, False),
+    ],
+)
+def test_rules(rule: str, expected: float, tolerance: float, measured: float, passes: bool) -> None:
+    fixture = Fixture(
+        "t",
+        "variants.md §0",
+        lambda: measured,
+        expected,
+        tolerance,
+        "abs" if rule == "abs" else "below",
+    )
     assert fixture.passes(measured) is passes
 
 
@@ -117,10 +136,17 @@ ACCEPTANCE = {
 }
 # The thresholds the acceptance states besides the exact values.
 ACCEPTANCE_BOUNDS = {
-    "optim_momentum_next_w": 1e-8, "optim_rmsprop_next_w": 1e-7, "optim_adam_next_w": 1.2e-7,
-    "optim_rmsprop_cache": 1e-8, "optim_adam_m": 1e-8, "optim_adam_v": 1e-8,
-    "optim_momentum_velocity": 1e-8, "optim_nesterov_velocity": 1e-8, "dropout_backward": 1e-10,
-    "cs182_expected_a_norm": 1e-8, "cs182_expected_bn_forward_output": 1e-7,
+    "optim_momentum_next_w": 1e-8,
+    "optim_rmsprop_next_w": 1e-7,
+    "optim_adam_next_w": 1.2e-7,
+    "optim_rmsprop_cache": 1e-8,
+    "optim_adam_m": 1e-8,
+    "optim_adam_v": 1e-8,
+    "optim_momentum_velocity": 1e-8,
+    "optim_nesterov_velocity": 1e-8,
+    "dropout_backward": 1e-10,
+    "cs182_expected_a_norm": 1e-8,
+    "cs182_expected_bn_forward_output": 1e-7,
 }
 
 
@@ -138,17 +164,23 @@ def test_acceptance_numbers_are_exact_rows_of_the_table(name: str) -> None:
 def test_abs_rows_are_exact_replays_except_the_stated_notebook_asserts() -> None:
     loose = {f.name for f in FIXTURES if f.rule == "abs" and f.tolerance > EXACT_TOL + 1e-15}
     # The CS182 "5.00e-08" printout, and the TwoLayerNet cell's own asserts (|d| < 1e-10).
-    assert loose == {"cs182_expected_bn_forward_output", "twolayer_loss_notebook_assert",
-                     "twolayer_loss_reg1_notebook_assert"}
+    assert loose == {
+        "cs182_expected_bn_forward_output",
+        "twolayer_loss_notebook_assert",
+        "twolayer_loss_reg1_notebook_assert",
+    }
 
 
-@pytest.mark.parametrize(("text", "half_unit"), [
-    ("1.08751868451e-08", 5e-20),  # Python 2 print: 12 significant digits
-    ("5.00e-08", 5e-11),  # %.2e
-    ("1.01531428", 5e-9),  # numpy's 8 decimals
-    ("-0.03927354", 5e-9),
-    ("8.882347033505819e-09", 5e-25),  # a full repr: effectively EXACT_TOL
-])
+@pytest.mark.parametrize(
+    ("text", "half_unit"),
+    [
+        ("1.08751868451e-08", 5e-20),  # Python 2 print: 12 significant digits
+        ("5.00e-08", 5e-11),  # %.2e
+        ("1.01531428", 5e-9),  # numpy's 8 decimals
+        ("-0.03927354", 5e-9),
+        ("8.882347033505819e-09", 5e-25),  # a full repr: effectively EXACT_TOL
+    ],
+)
 def test_printed_tolerance(text: str, half_unit: float) -> None:
     assert printed_tolerance(text) == pytest.approx(EXACT_TOL + half_unit, rel=1e-12)
 

@@ -26,14 +26,17 @@ SHAPES = [(1,), (7,), (3, 4), (2, 3, 2)]
 # rel_error
 
 
-@pytest.mark.parametrize(("x", "y", "expected"), [
-    (1.0, 1.0, 0.0),
-    (1.0, 3.0, 0.5),                    # |1-3| / (1+3)
-    (-1.0, 1.0, 1.0),                   # opposite signs: the maximum
-    (0.0, 0.0, 0.0),                    # 0 / max(1e-8, 0)
-    (1e-9, 0.0, 0.1),                   # the 1e-8 floor in the denominator
-    ([1.0, 2.0, 0.0], [1.0, 3.0, 0.0], 0.2),  # the maximum over elements
-])
+@pytest.mark.parametrize(
+    ("x", "y", "expected"),
+    [
+        (1.0, 1.0, 0.0),
+        (1.0, 3.0, 0.5),  # |1-3| / (1+3)
+        (-1.0, 1.0, 1.0),  # opposite signs: the maximum
+        (0.0, 0.0, 0.0),  # 0 / max(1e-8, 0)
+        (1e-9, 0.0, 0.1),  # the 1e-8 floor in the denominator
+        ([1.0, 2.0, 0.0], [1.0, 3.0, 0.0], 0.2),  # the maximum over elements
+    ],
+)
 def test_rel_error_definition(x: Any, y: Any, expected: float) -> None:
     assert rel_error(x, y) == pytest.approx(expected, rel=1e-12)
     assert rel_error(y, x) == rel_error(x, y)
@@ -99,8 +102,9 @@ def test_scalar_gradient_sees_the_change_through_shared_state() -> None:
 
 
 @pytest.mark.parametrize("verbose", [True, False])
-def test_scalar_gradient_verbose_prints_every_index(verbose: bool,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_scalar_gradient_verbose_prints_every_index(
+    verbose: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
     x = np.zeros((2, 3))
     eval_numerical_gradient(lambda v: np.sum(v), x, verbose=verbose)
     lines = capsys.readouterr().out.splitlines()
@@ -209,14 +213,17 @@ def test_blob_gradients(seed: int, via: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # grad_check_sparse
 
-LINE = re.compile(r"^numerical: -?\d+\.\d{6} analytic: -?\d+\.\d{6}, "
-                  r"relative error: \d\.\d{6}e[+-]\d\d$")
+LINE = re.compile(
+    r"^numerical: -?\d+\.\d{6} analytic: -?\d+\.\d{6}, "
+    r"relative error: \d\.\d{6}e[+-]\d\d$"
+)
 
 
 @pytest.mark.parametrize("shape", [(5,), (3, 4)])
 @pytest.mark.parametrize("num_checks", [1, 7])
-def test_grad_check_sparse_accepts_the_right_gradient(shape: tuple[int, ...], num_checks: int,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_grad_check_sparse_accepts_the_right_gradient(
+    shape: tuple[int, ...], num_checks: int, capsys: pytest.CaptureFixture[str]
+) -> None:
     x = np.random.default_rng(0).standard_normal(shape) + 3.0  # away from 0
     x0 = x.copy()
     errors = grad_check_sparse(lambda v: np.sum(v**2), x, 2 * x, num_checks=num_checks)
@@ -241,7 +248,8 @@ def legacy_state() -> tuple[Any, ...]:
 
 
 def test_grad_check_sparse_samples_with_the_stdlib_random(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     # The starters draw indices with random.randrange, so seeding `random` fixes them.
     x = np.zeros((6, 5))
     analytic = np.arange(30.0).reshape(6, 5)  # distinct value per index, printed as "analytic"

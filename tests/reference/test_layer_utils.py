@@ -23,8 +23,14 @@ SEEDS = [0, 7, 231]
 def _inputs(seed: int, x_shape: tuple[int, ...], m: int) -> dict[str, np.ndarray]:
     rng = np.random.RandomState(seed)
     d = int(np.prod(x_shape[1:]))
-    return {"x": rng.randn(*x_shape), "w": rng.randn(d, m), "b": rng.randn(m),
-            "gamma": 1 + 0.1 * rng.randn(m), "beta": rng.randn(m), "dout": rng.randn(x_shape[0], m)}
+    return {
+        "x": rng.randn(*x_shape),
+        "w": rng.randn(d, m),
+        "b": rng.randn(m),
+        "gamma": 1 + 0.1 * rng.randn(m),
+        "beta": rng.randn(m),
+        "dout": rng.randn(x_shape[0], m),
+    }
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -40,10 +46,12 @@ def test_affine_relu(seed: int, x_shape: tuple[int, ...], m: int) -> None:
     dx, dw, db = U.affine_relu_backward(dout, cache)
     assert dx.shape == x.shape
     for grad, index in ((dx, 0), (dw, 1), (db, 2)):
+
         def forward(v: np.ndarray, index: int = index) -> np.ndarray:
             a = [x, w, b]
             a[index] = v
             return U.affine_relu_forward(*a)[0]
+
         numeric = numeric_gradient_array(forward, [x, w, b][index].copy(), dout)
         assert rel_error(grad, numeric) < 1e-8
 
@@ -61,6 +69,7 @@ def test_affine_norm_relu(seed: int, normalization: str, x_shape: tuple[int, ...
             a = list(args)
             a[i] = v
             return U.affine_norm_relu_forward(*a, {"mode": "train"}, normalization)[0]
+
         return forward
 
     norm_param: dict[str, Any] = {"mode": "train"}
@@ -103,10 +112,12 @@ def test_hidden_block(seed: int, normalization: str | None, dropout: dict[str, A
     assert (dgamma is None) == (dbeta is None) == (normalization is None)
     grads = [dx, dw, db] + ([] if normalization is None else [dgamma, dbeta])
     for i, grad in enumerate(grads):
+
         def forward(v: np.ndarray, i: int = i) -> np.ndarray:
             a = list(args)
             a[i] = v
             return block(*a)[0]
+
         numeric = numeric_gradient_array(forward, args[i].copy(), dout)
         assert_gradient_close(grad, numeric, name=str(i))
 
@@ -122,8 +133,9 @@ def test_hidden_block_without_dropout_draws_nothing(dropout: dict[str, Any] | No
 def test_hidden_block_with_dropout_draws_one_rand() -> None:
     t = _inputs(0, (3, 4), 2)
     expected = state_after(None, (3, 2))
-    U.affine_norm_relu_dropout_forward(t["x"], t["w"], t["b"], t["gamma"], t["beta"], {},
-                                       "layernorm", {"mode": "train", "p": 0.5})
+    U.affine_norm_relu_dropout_forward(
+        t["x"], t["w"], t["b"], t["gamma"], t["beta"], {}, "layernorm", {"mode": "train", "p": 0.5}
+    )
     assert same_rng_state(np.random.get_state(), expected)
 
 

@@ -45,8 +45,9 @@ def test_affine_forward_notebook_fixture() -> None:
     w = np.linspace(-0.2, 0.3, num=120 * 3).reshape(120, 3)
     b = np.linspace(-0.3, 0.1, num=3)
     out, _ = L.affine_forward(x, w, b)
-    correct_out = np.array([[1.49834967, 1.70660132, 1.91485297],
-                            [3.25553199, 3.5141327, 3.77273342]])
+    correct_out = np.array(
+        [[1.49834967, 1.70660132, 1.91485297], [3.25553199, 3.5141327, 3.77273342]]
+    )
     assert out.shape == (2, 3)
     error = rel_error(out, correct_out)
     assert abs(error - 9.769847728806635e-10) <= 1e-12  # ST20's printout, an exact replay
@@ -57,9 +58,13 @@ def test_relu_forward_notebook_fixture() -> None:
     """variants.md §3.4 / §3b.5 item 1: printed correct_out, error [derived] 4.99999979802e-08."""
     x = np.linspace(-0.5, 0.5, num=12).reshape(3, 4)
     out, cache = L.relu_forward(x)
-    correct_out = np.array([[0.0, 0.0, 0.0, 0.0],
-                            [0.0, 0.0, 0.04545455, 0.13636364],
-                            [0.22727273, 0.31818182, 0.40909091, 0.5]])
+    correct_out = np.array(
+        [
+            [0.0, 0.0, 0.0, 0.0],
+            [0.0, 0.0, 0.04545455, 0.13636364],
+            [0.22727273, 0.31818182, 0.40909091, 0.5],
+        ]
+    )
     assert cache is x
     assert abs(rel_error(out, correct_out) - 4.999999798022158e-08) <= 1e-12
 
@@ -156,8 +161,9 @@ def test_svm_loss_by_hand() -> None:
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("shape", [(4, 5), (10, 3), (3, 6)])
-@pytest.mark.parametrize("backward", [L.batchnorm_backward, L.batchnorm_backward_alt],
-                         ids=["staged", "alt"])
+@pytest.mark.parametrize(
+    "backward", [L.batchnorm_backward, L.batchnorm_backward_alt], ids=["staged", "alt"]
+)
 def test_batchnorm_backward(seed: int, shape: tuple[int, int], backward: Any) -> None:
     """The notebook cell is (4, 5), seed 231, x = 5 randn + 12: "between 1e-13 and 1e-8"."""
     np.random.seed(seed)
@@ -248,12 +254,15 @@ def test_batchnorm_test_time_notebook_cell() -> None:
 
 def test_cs182_expected_a_norm() -> None:
     """variants.md §6.4 item 2: the same cell under seed 7; abs_error < 1e-8 (seed 003 4.34e-09)."""
-    expected_a_norm = np.array([
-        [-7.37859885e-01, 2.10050591e+00, -3.24286480e-01],
-        [2.02781031e+00, 1.92492178e-01, 1.54852388e+00],
-        [5.44242949e-01, 1.07389911e+00, 8.06464618e-01],
-        [-2.25599789e-02, 7.64501325e-01, -3.03045313e-01],
-        [-9.74592587e-01, 6.01731799e-01, -6.57200019e-03]])
+    expected_a_norm = np.array(
+        [
+            [-7.37859885e-01, 2.10050591e00, -3.24286480e-01],
+            [2.02781031e00, 1.92492178e-01, 1.54852388e00],
+            [5.44242949e-01, 1.07389911e00, 8.06464618e-01],
+            [-2.25599789e-02, 7.64501325e-01, -3.03045313e-01],
+            [-9.74592587e-01, 6.01731799e-01, -6.57200019e-03],
+        ]
+    )
     error = abs_error(_bn_test_time_cell(7)[:5], expected_a_norm)
     assert error < 1e-8
     assert abs(error - 4.3424073226105975e-09) <= 1e-12
@@ -272,18 +281,27 @@ def test_cs182_batchnorm_backward_chain() -> None:
     x = 5 * np.random.randn(N, D) + 12
     gamma, beta, dout = np.random.randn(D), np.random.randn(D), np.random.randn(N, D)
     bn_param = {"mode": "train"}
-    dx_num = numeric_gradient_array(lambda xx: L.batchnorm_forward(xx, gamma, beta, bn_param)[0],
-                                    x, dout)
-    da_num = numeric_gradient_array(lambda g: L.batchnorm_forward(x, g, beta, bn_param)[0],
-                                    gamma, dout)
-    db_num = numeric_gradient_array(lambda b: L.batchnorm_forward(x, gamma, b, bn_param)[0],
-                                    beta, dout)
+    dx_num = numeric_gradient_array(
+        lambda xx: L.batchnorm_forward(xx, gamma, beta, bn_param)[0], x, dout
+    )
+    da_num = numeric_gradient_array(
+        lambda g: L.batchnorm_forward(x, g, beta, bn_param)[0], gamma, dout
+    )
+    db_num = numeric_gradient_array(
+        lambda b: L.batchnorm_forward(x, gamma, b, bn_param)[0], beta, dout
+    )
     _, cache = L.batchnorm_forward(x, gamma, beta, bn_param)
     dx, dgamma, dbeta = L.batchnorm_backward(dout, cache)
-    printed = {"dx": 2.0718949604593364e-09, "dgamma": 2.3439059333191323e-12,
-               "dbeta": 2.6356334174796573e-12}
-    errors = {"dx": rel_error(dx_num, dx), "dgamma": rel_error(da_num, dgamma),
-              "dbeta": rel_error(db_num, dbeta)}
+    printed = {
+        "dx": 2.0718949604593364e-09,
+        "dgamma": 2.3439059333191323e-12,
+        "dbeta": 2.6356334174796573e-12,
+    }
+    errors = {
+        "dx": rel_error(dx_num, dx),
+        "dgamma": rel_error(da_num, dgamma),
+        "dbeta": rel_error(db_num, dbeta),
+    }
     for key, value in printed.items():
         assert abs(errors[key] - value) <= 1e-12, (key, errors[key])
         assert errors[key] < 1e-8  # "between 1e-13 and 1e-8" (the modern cell's comment)
@@ -394,8 +412,9 @@ def test_layernorm_forward_notebook_cell() -> None:
     np.testing.assert_allclose(out.std(axis=1), stds, atol=5.01e-9)
     out, _ = L.layernorm_forward(a, 3 * np.ones(3), 5 * np.ones(3), {"mode": "train"})
     np.testing.assert_allclose(out.mean(axis=1), 5, rtol=1e-13)
-    np.testing.assert_allclose(out.std(axis=1), [2.99999985, 2.99999998, 2.99999999, 2.99999907],
-                               atol=5.01e-9)
+    np.testing.assert_allclose(
+        out.std(axis=1), [2.99999985, 2.99999998, 2.99999999, 2.99999907], atol=5.01e-9
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -419,8 +438,9 @@ class _RandSpy:
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("shape", [(500, 500), (3, 4), (2, 3, 4), (7,)])
 @pytest.mark.parametrize("p", [0.25, 0.5, 1.0])
-def test_dropout_train_draws_exactly_one_rand(seed: int, shape: tuple[int, ...], p: float,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dropout_train_draws_exactly_one_rand(
+    seed: int, shape: tuple[int, ...], p: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
     np.random.seed(seed)
     x = np.random.randn(*shape) + 10
     start = np.random.get_state()
@@ -473,8 +493,9 @@ def test_dropout_keeps_dtype(dtype: Any, mode: str) -> None:
     assert dx.dtype == dtype
 
 
-@pytest.mark.parametrize("param", [{"mode": "train", "p": 0.0}, {"mode": "train", "p": 1.5},
-                                   {"mode": "eval", "p": 0.5}])
+@pytest.mark.parametrize(
+    "param", [{"mode": "train", "p": 0.0}, {"mode": "train", "p": 1.5}, {"mode": "eval", "p": 0.5}]
+)
 def test_dropout_rejects_bad_parameters_before_touching_the_rng(param: dict[str, Any]) -> None:
     before = np.random.get_state()
     with pytest.raises(ValueError):
@@ -491,8 +512,11 @@ def test_dropout_forward_notebook_cell() -> None:
     np.random.seed(231)
     x = np.random.randn(500, 500) + 10
     assert abs(x.mean() - 10.000207878477502) <= 1e-13
-    expected = {0.25: (10.014059116977283, 0.749784), 0.4: (9.977917658761159, 0.600796),
-                0.7: (9.987811912159426, 0.30074)}
+    expected = {
+        0.25: (10.014059116977283, 0.749784),
+        0.4: (9.977917658761159, 0.600796),
+        0.7: (9.987811912159426, 0.30074),
+    }
     for p, (train_mean, zero_fraction) in expected.items():
         out, _ = L.dropout_forward(x, {"mode": "train", "p": p})
         out_test, _ = L.dropout_forward(x, {"mode": "test", "p": p})
@@ -505,8 +529,11 @@ def test_dropout_forward_drop_semantics_notebook_cell() -> None:
     """variants.md §3.4: the 2017 cell (drop p 0.3, 0.6, 0.75) with keep = 1 - p, [derived]."""
     np.random.seed(231)
     x = np.random.randn(500, 500) + 10
-    expected = {0.3: (9.990848162756777, 0.300672), 0.6: (9.977917658761159, 0.600796),
-                0.75: (9.991640741515118, 0.750232)}
+    expected = {
+        0.3: (9.990848162756777, 0.300672),
+        0.6: (9.977917658761159, 0.600796),
+        0.75: (9.991640741515118, 0.750232),
+    }
     for p, (train_mean, zero_fraction) in expected.items():
         out, _ = L.dropout_forward(x, {"mode": "train", "p": 1 - p})
         L.dropout_forward(x, {"mode": "test", "p": 1 - p})
@@ -518,8 +545,12 @@ def test_dase_dropout_mask_scratch_cell() -> None:
     """variants.md §7.4 item 3: after seed 231, rand(2, 3) and keep 0.8 give this mask."""
     np.random.seed(231)
     u = np.random.rand(2, 3)
-    np.testing.assert_allclose(u, [[0.78149404, 0.58420912, 0.42671007],
-                                   [0.31534469, 0.82688829, 0.90342948]], rtol=0, atol=5.01e-9)
+    np.testing.assert_allclose(
+        u,
+        [[0.78149404, 0.58420912, 0.42671007], [0.31534469, 0.82688829, 0.90342948]],
+        rtol=0,
+        atol=5.01e-9,
+    )
     np.random.seed(231)
     out, (_, mask) = L.dropout_forward(np.ones((2, 3)), {"mode": "train", "p": 0.8})
     expected = np.array([[1.25, 1.25, 1.25], [1.25, 0.0, 0.0]])

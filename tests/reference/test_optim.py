@@ -97,10 +97,14 @@ FIXTURES = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "output", "expected", "printed", "bound"), FIXTURES,
-                         ids=[f"{r}-{o}" for r, o, *_ in FIXTURES])
-def test_notebook_fixture(rule: str, output: str, expected: list[list[float]], printed: float,
-                          bound: float) -> None:
+@pytest.mark.parametrize(
+    ("rule", "output", "expected", "printed", "bound"),
+    FIXTURES,
+    ids=[f"{r}-{o}" for r, o, *_ in FIXTURES],
+)
+def test_notebook_fixture(
+    rule: str, output: str, expected: list[list[float]], printed: float, bound: float
+) -> None:
     next_w, config = getattr(optim, rule)(grid(-0.4, 0.6), grid(-0.6, 0.4), fixture_config(rule))
     actual = next_w if output == "next_w" else config[output]
     error = rel_error(np.array(expected), actual)
@@ -108,10 +112,14 @@ def test_notebook_fixture(rule: str, output: str, expected: list[list[float]], p
     assert error < bound
 
 
-@pytest.mark.parametrize(("rule", "wrong_printout"), [
-    ("rmsprop", 9.50264522989e-08),  # epsilon inside the root (seed 002's printout)
-    ("adam", 1.1356e-07),  # the folded step size alpha_t
-], ids=["rmsprop-eps-inside-root", "adam-folded-step"])
+@pytest.mark.parametrize(
+    ("rule", "wrong_printout"),
+    [
+        ("rmsprop", 9.50264522989e-08),  # epsilon inside the root (seed 002's printout)
+        ("adam", 1.1356e-07),  # the folded step size alpha_t
+    ],
+    ids=["rmsprop-eps-inside-root", "adam-folded-step"],
+)
 def test_exact_replay_tells_equivalent_formulas_apart(rule: str, wrong_printout: float) -> None:
     """§1.3: these variants pass the notebooks' thresholds; abs 1e-12 tells them apart."""
     w, dw = grid(-0.4, 0.6), grid(-0.6, 0.4)
@@ -235,18 +243,21 @@ def test_first_steps_from_zero_state(seed: int) -> None:
     # Momentum from rest is one SGD step.
     np.testing.assert_allclose(optim.sgd_momentum(w, dw)[0], optim.sgd(w, dw)[0], rtol=1e-14)
     # Adam's bias correction makes m_hat = dw and v_hat = dw^2: a step of about alpha * sign(dw).
-    np.testing.assert_allclose(optim.adam(w, dw)[0], w - 1e-3 * dw / (np.abs(dw) + 1e-8),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        optim.adam(w, dw)[0], w - 1e-3 * dw / (np.abs(dw) + 1e-8), rtol=1e-12
+    )
     # RMSProp's first cache is (1 - rho) dw^2: a step of about alpha / sqrt(1 - rho) = 10 alpha.
-    np.testing.assert_allclose(optim.rmsprop(w, dw)[0], w - 1e-2 * dw / (0.1 * np.abs(dw) + 1e-8),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        optim.rmsprop(w, dw)[0], w - 1e-2 * dw / (0.1 * np.abs(dw) + 1e-8), rtol=1e-12
+    )
 
 
 def test_rmsprop_epsilon_is_outside_the_root() -> None:
     # With a zero gradient and cache the step is 0 / (0 + eps) = 0; big eps shows where it sits.
     w, dw = np.zeros(1), np.array([1.0])
-    next_w, _ = optim.rmsprop(w, dw, {"learning_rate": 1.0, "decay_rate": 0.0, "epsilon": 1.0,
-                                      "cache": np.zeros(1)})
+    next_w, _ = optim.rmsprop(
+        w, dw, {"learning_rate": 1.0, "decay_rate": 0.0, "epsilon": 1.0, "cache": np.zeros(1)}
+    )
     np.testing.assert_allclose(next_w, [-1.0 / (1.0 + 1.0)])
 
 

@@ -21,8 +21,12 @@ from reference import optim
 from reference.data import synthetic_dataset
 from reference.solver import Solver
 
-SOLUTION_MODULES = ("reference.layers", "reference.optim", "reference.fc_net",
-                    "reference.layer_utils")
+SOLUTION_MODULES = (
+    "reference.layers",
+    "reference.optim",
+    "reference.fc_net",
+    "reference.layer_utils",
+)
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "reference"
 
 
@@ -31,8 +35,10 @@ class LinearSoftmax:
 
     def __init__(self, input_dim: int, num_classes: int, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
-        self.params = {"W": 1e-2 * rng.standard_normal((input_dim, num_classes)),
-                       "b": np.zeros(num_classes)}
+        self.params = {
+            "W": 1e-2 * rng.standard_normal((input_dim, num_classes)),
+            "b": np.zeros(num_classes),
+        }
 
     def loss(self, X: np.ndarray, y: np.ndarray | None = None) -> Any:
         x = X.reshape(X.shape[0], -1)
@@ -48,8 +54,9 @@ class LinearSoftmax:
         return -log_probs[np.arange(n), y].mean(), {"W": x.T @ dscores, "b": dscores.sum(axis=0)}
 
 
-def blobs(n_train: int = 60, n_val: int = 30, dim: int = 6, classes: int = 3,
-          seed: int = 0) -> dict[str, np.ndarray]:
+def blobs(
+    n_train: int = 60, n_val: int = 30, dim: int = 6, classes: int = 3, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Gaussian clusters, one per class (linearly separable in practice)."""
     rng = np.random.default_rng(seed)
     means = 3 * rng.standard_normal((classes, dim))
@@ -98,19 +105,23 @@ def test_one_shallow_config_copy_per_parameter() -> None:
     assert solver.optim_configs["W"]["extra"] is shared  # shallow, as in the starters
 
 
-@pytest.mark.parametrize("name",
-                         ["sgd", "sgd_momentum", "sgd_nesterov_momentum", "rmsprop", "adam"])
+@pytest.mark.parametrize(
+    "name", ["sgd", "sgd_momentum", "sgd_nesterov_momentum", "rmsprop", "adam"]
+)
 def test_update_rule_by_name_from_optim_module(name: str) -> None:
     solver = Solver(LinearSoftmax(6, 3), blobs(), update_rule=name, optim_module=optim)
     assert solver.update_rule is getattr(optim, name)
 
 
-@pytest.mark.parametrize(("rule", "module"), [
-    ("sgd", None),            # a name needs the module to look it up in
-    ("adamw", optim),         # not in the module
-    ("__doc__", optim),       # in the module but not callable
-    (3, None),                # neither a name nor a callable
-])
+@pytest.mark.parametrize(
+    ("rule", "module"),
+    [
+        ("sgd", None),  # a name needs the module to look it up in
+        ("adamw", optim),  # not in the module
+        ("__doc__", optim),  # in the module but not callable
+        (3, None),  # neither a name nor a callable
+    ],
+)
 def test_invalid_update_rule(rule: Any, module: Any) -> None:
     with pytest.raises(ValueError, match=r'^Invalid update_rule "'):
         Solver(LinearSoftmax(6, 3), blobs(), update_rule=rule, optim_module=module)
@@ -122,10 +133,13 @@ def test_default_update_rule_needs_optim_module() -> None:
     assert Solver(LinearSoftmax(6, 3), blobs(), optim_module=optim).update_rule is optim.sgd
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    ({"learning_rate": 1.0}, 'Unrecognized arguments "learning_rate"'),
-    ({"seed": 1, "momentum": 0.9}, 'Unrecognized arguments "seed", "momentum"'),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"learning_rate": 1.0}, 'Unrecognized arguments "learning_rate"'),
+        ({"seed": 1, "momentum": 0.9}, 'Unrecognized arguments "seed", "momentum"'),
+    ],
+)
 def test_unknown_keyword_arguments(extra: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         Solver(LinearSoftmax(6, 3), blobs(), update_rule=optim.sgd, **extra)
@@ -135,12 +149,15 @@ def test_unknown_keyword_arguments(extra: dict[str, Any], message: str) -> None:
 # training bookkeeping
 
 
-@pytest.mark.parametrize(("n_train", "batch_size", "num_epochs", "checks"), [
-    (60, 20, 3, 4),    # 3 iterations per epoch: t == 0 plus one check per epoch
-    (61, 20, 2, 3),    # the remainder is dropped: still 3 iterations per epoch
-    (50, 100, 2, 2),   # batch > N: 1 iteration per epoch, t == 0 is also the first epoch end
-    (60, 7, 1, 2),
-])
+@pytest.mark.parametrize(
+    ("n_train", "batch_size", "num_epochs", "checks"),
+    [
+        (60, 20, 3, 4),  # 3 iterations per epoch: t == 0 plus one check per epoch
+        (61, 20, 2, 3),  # the remainder is dropped: still 3 iterations per epoch
+        (50, 100, 2, 2),  # batch > N: 1 iteration per epoch, t == 0 is also the first epoch end
+        (60, 7, 1, 2),
+    ],
+)
 def test_history_lengths(n_train: int, batch_size: int, num_epochs: int, checks: int) -> None:
     solver = train(blobs(n_train=n_train), batch_size=batch_size, num_epochs=num_epochs)
     iterations = num_epochs * max(n_train // batch_size, 1)
@@ -152,8 +169,14 @@ def test_history_lengths(n_train: int, batch_size: int, num_epochs: int, checks:
 @pytest.mark.parametrize("lr_decay", [1.0, 0.5, 0.9])
 @pytest.mark.parametrize("rule", [optim.sgd_momentum, optim.adam])
 def test_lr_decay_per_epoch(lr_decay: float, rule: Any) -> None:
-    solver = train(blobs(), update_rule=rule, optim_config={"learning_rate": 1e-2},
-                   lr_decay=lr_decay, num_epochs=3, batch_size=20)
+    solver = train(
+        blobs(),
+        update_rule=rule,
+        optim_config={"learning_rate": 1e-2},
+        lr_decay=lr_decay,
+        num_epochs=3,
+        batch_size=20,
+    )
     for config in solver.optim_configs.values():
         assert config["learning_rate"] == pytest.approx(1e-2 * lr_decay**3, rel=1e-12)
     assert solver.optim_config == {"learning_rate": 1e-2}  # the caller's dict is not decayed
@@ -163,8 +186,13 @@ def test_lr_decay_per_epoch(lr_decay: float, rule: Any) -> None:
 
 
 def test_training_reduces_the_loss_and_learns() -> None:
-    solver = train(blobs(), update_rule=optim.adam, optim_config={"learning_rate": 5e-2},
-                   num_epochs=10, batch_size=20)
+    solver = train(
+        blobs(),
+        update_rule=optim.adam,
+        optim_config={"learning_rate": 5e-2},
+        num_epochs=10,
+        batch_size=20,
+    )
     assert np.mean(solver.loss_history[-3:]) < 0.5 * np.mean(solver.loss_history[:3])
     assert solver.best_val_acc >= 0.9
     assert solver.check_accuracy(solver.X_val, solver.y_val) == solver.best_val_acc
@@ -193,15 +221,26 @@ def add_in_place(w: np.ndarray, dw: np.ndarray, config: dict[str, Any]) -> Any:
 
 
 def scripted_data() -> dict[str, np.ndarray]:
-    return {"X_train": np.zeros((4, 1)), "y_train": np.zeros(4, dtype=int),
-            "X_val": np.zeros((4, 1)), "y_val": np.zeros(4, dtype=int)}
+    return {
+        "X_train": np.zeros((4, 1)),
+        "y_train": np.zeros(4, dtype=int),
+        "X_val": np.zeros((4, 1)),
+        "y_val": np.zeros(4, dtype=int),
+    }
 
 
 def test_best_params_are_copies_and_replace_model_params() -> None:
     # 4 rows, batch 2: 2 iterations per epoch, 3 epochs; checks after steps 1, 2, 4, 6.
     model = ScriptedModel({1: 0.25, 2: 0.5, 4: 1.0, 6: 1.0})
-    solver = Solver(model, scripted_data(), update_rule=add_in_place, batch_size=2, num_epochs=3,
-                    optim_config={"learning_rate": 1.0}, verbose=False)
+    solver = Solver(
+        model,
+        scripted_data(),
+        update_rule=add_in_place,
+        batch_size=2,
+        num_epochs=3,
+        optim_config={"learning_rate": 1.0},
+        verbose=False,
+    )
     solver.train()
     assert solver.loss_history == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     assert solver.val_acc_history == [0.25, 0.5, 1.0, 1.0]
@@ -214,8 +253,15 @@ def test_best_params_are_copies_and_replace_model_params() -> None:
 def test_params_become_empty_when_validation_never_improves() -> None:
     # The starters' behaviour, kept: best_params stays {} and still replaces model.params.
     model = ScriptedModel({})
-    solver = Solver(model, scripted_data(), update_rule=add_in_place, batch_size=2, num_epochs=1,
-                    optim_config={"learning_rate": 1.0}, verbose=False)
+    solver = Solver(
+        model,
+        scripted_data(),
+        update_rule=add_in_place,
+        batch_size=2,
+        num_epochs=1,
+        optim_config={"learning_rate": 1.0},
+        verbose=False,
+    )
     solver.train()
     assert solver.val_acc_history == [0.0, 0.0]
     assert model.params == {}
@@ -248,16 +294,29 @@ class RecordingModel:
 
 
 @pytest.mark.parametrize(
-    ("n_train", "n_val", "batch_size", "num_epochs", "n_train_acc", "n_val_acc"), [
-    (30, 12, 10, 2, 20, 5),       # both accuracy checks subsample
-    (30, 12, 7, 3, 1000, None),   # neither does (N <= num_samples, or None)
-    (8, 5, 20, 2, 4, None),       # batch > N; train subsample only
-])
+    ("n_train", "n_val", "batch_size", "num_epochs", "n_train_acc", "n_val_acc"),
+    [
+        (30, 12, 10, 2, 20, 5),  # both accuracy checks subsample
+        (30, 12, 7, 3, 1000, None),  # neither does (N <= num_samples, or None)
+        (8, 5, 20, 2, 4, None),  # batch > N; train subsample only
+    ],
+)
 @pytest.mark.parametrize("seed", [0, 231])
-def test_draw_order_matches_the_starter(n_train: int, n_val: int, batch_size: int, num_epochs: int,
-                                        n_train_acc: int, n_val_acc: int | None, seed: int) -> None:
-    data = {"X_train": np.arange(n_train, dtype=float)[:, None], "y_train": np.zeros(n_train, int),
-            "X_val": 1000 + np.arange(n_val, dtype=float)[:, None], "y_val": np.zeros(n_val, int)}
+def test_draw_order_matches_the_starter(
+    n_train: int,
+    n_val: int,
+    batch_size: int,
+    num_epochs: int,
+    n_train_acc: int,
+    n_val_acc: int | None,
+    seed: int,
+) -> None:
+    data = {
+        "X_train": np.arange(n_train, dtype=float)[:, None],
+        "y_train": np.zeros(n_train, int),
+        "X_val": 1000 + np.arange(n_val, dtype=float)[:, None],
+        "y_val": np.zeros(n_val, int),
+    }
     # Replay of the canonical order: one minibatch choice per iteration; at each check one
     # choice for the train subset and one for the val subset, each only when it subsamples.
     np.random.seed(seed)
@@ -267,17 +326,29 @@ def test_draw_order_matches_the_starter(n_train: int, n_val: int, batch_size: in
     for t in range(iterations):
         batches.append(np.random.choice(n_train, batch_size))
         if t == 0 or (t + 1) % per_epoch == 0 or t == iterations - 1:
-            subsets.append(np.random.choice(n_train, n_train_acc) if n_train > n_train_acc
-                           else np.arange(n_train))
+            subsets.append(
+                np.random.choice(n_train, n_train_acc)
+                if n_train > n_train_acc
+                else np.arange(n_train)
+            )
             val_subsamples = n_val_acc is not None and n_val > n_val_acc
-            subsets.append(1000 + (np.random.choice(n_val, n_val_acc) if val_subsamples
-                                   else np.arange(n_val)))
+            subsets.append(
+                1000 + (np.random.choice(n_val, n_val_acc) if val_subsamples else np.arange(n_val))
+            )
     expected_state = legacy_state()
 
     np.random.seed(seed)
     model = RecordingModel()
-    Solver(model, data, update_rule=optim.sgd, batch_size=batch_size, num_epochs=num_epochs,
-           num_train_samples=n_train_acc, num_val_samples=n_val_acc, verbose=False).train()
+    Solver(
+        model,
+        data,
+        update_rule=optim.sgd,
+        batch_size=batch_size,
+        num_epochs=num_epochs,
+        num_train_samples=n_train_acc,
+        num_val_samples=n_val_acc,
+        verbose=False,
+    ).train()
     state = legacy_state()
 
     assert len(model.train_batches) == len(batches)
@@ -293,8 +364,12 @@ def test_draw_order_matches_the_starter(n_train: int, n_val: int, batch_size: in
 
 @pytest.mark.parametrize("rule", [optim.sgd_momentum, optim.adam])
 def test_same_seed_same_run(rule: Any) -> None:
-    runs = [train(blobs(), seed=seed, update_rule=rule, num_epochs=2, batch_size=10,
-                  num_train_samples=20) for seed in (5, 5, 6)]
+    runs = [
+        train(
+            blobs(), seed=seed, update_rule=rule, num_epochs=2, batch_size=10, num_train_samples=20
+        )
+        for seed in (5, 5, 6)
+    ]
     assert runs[0].loss_history == runs[1].loss_history
     assert runs[0].train_acc_history == runs[1].train_acc_history
     assert runs[0].loss_history != runs[2].loss_history
@@ -358,9 +433,11 @@ def test_record_histories_as_npz_round_trips(name: str, tmp_path: Path) -> None:
     solver.record_histories_as_npz(tmp_path / name)
     with np.load(tmp_path / "hist.npz", allow_pickle=False) as npz:
         assert sorted(npz.files) == ["train_accs", "train_losses", "val_accs"]
-        for key, history in (("train_losses", solver.loss_history),
-                             ("train_accs", solver.train_acc_history),
-                             ("val_accs", solver.val_acc_history)):
+        for key, history in (
+            ("train_losses", solver.loss_history),
+            ("train_accs", solver.train_acc_history),
+            ("val_accs", solver.val_acc_history),
+        ):
             assert npz[key].dtype == np.float64
             np.testing.assert_array_equal(npz[key], history)
 
@@ -373,9 +450,19 @@ def test_checkpoints_written(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert f'Saving checkpoint to "{prefix}_epoch_1.pkl"' in capsys.readouterr().out.splitlines()
     with open(tmp_path / "ck_epoch_1.pkl", "rb") as f:
         checkpoint = pickle.load(f)  # noqa: S301 - written by this test
-    assert set(checkpoint) == {"model", "update_rule", "lr_decay", "optim_config", "batch_size",
-                               "num_train_samples", "num_val_samples", "epoch", "loss_history",
-                               "train_acc_history", "val_acc_history"}
+    assert set(checkpoint) == {
+        "model",
+        "update_rule",
+        "lr_decay",
+        "optim_config",
+        "batch_size",
+        "num_train_samples",
+        "num_val_samples",
+        "epoch",
+        "loss_history",
+        "train_acc_history",
+        "val_acc_history",
+    }
     assert checkpoint["epoch"] == 1 and checkpoint["update_rule"] is optim.sgd
     assert checkpoint["loss_history"] == solver.loss_history[:3]  # 3 iterations per epoch
     assert checkpoint["val_acc_history"] == solver.val_acc_history[:2]
@@ -393,27 +480,40 @@ def test_no_checkpoint_without_a_name(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def fifty_examples(seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return {"X_train": rng.standard_normal((50, 3, 8, 8)).astype(np.float32),
-            "y_train": rng.integers(10, size=50),
-            "X_val": rng.standard_normal((20, 3, 8, 8)).astype(np.float32),
-            "y_val": rng.integers(10, size=20)}
+    return {
+        "X_train": rng.standard_normal((50, 3, 8, 8)).astype(np.float32),
+        "y_train": rng.integers(10, size=50),
+        "X_val": rng.standard_normal((20, 3, 8, 8)).astype(np.float32),
+        "y_val": rng.integers(10, size=20),
+    }
 
 
-@pytest.mark.parametrize(("rule", "learning_rate", "weight_scale"), [
-    ("adam", 5e-3, 5e-2),
-    ("sgd", 1e-1, 1e-1),
-])
+@pytest.mark.parametrize(
+    ("rule", "learning_rate", "weight_scale"),
+    [
+        ("adam", 5e-3, 5e-2),
+        ("sgd", 1e-1, 1e-1),
+    ],
+)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_overfits_fifty_examples(rule: str, learning_rate: float, weight_scale: float,
-                                 seed: int) -> None:
+def test_overfits_fifty_examples(
+    rule: str, learning_rate: float, weight_scale: float, seed: int
+) -> None:
     # 30 epochs of 2 iterations; these settings reached 1.0 by epoch 24 on 200 seeds tried.
     fc_net = pytest.importorskip("reference.fc_net")
     np.random.seed(seed)
-    model = fc_net.FullyConnectedNet([100, 100], input_dim=3 * 8 * 8, num_classes=10,
-                                     weight_scale=weight_scale)
-    solver = Solver(model, fifty_examples(seed), update_rule=getattr(optim, rule),
-                    optim_config={"learning_rate": learning_rate}, num_epochs=30, batch_size=25,
-                    verbose=False)
+    model = fc_net.FullyConnectedNet(
+        [100, 100], input_dim=3 * 8 * 8, num_classes=10, weight_scale=weight_scale
+    )
+    solver = Solver(
+        model,
+        fifty_examples(seed),
+        update_rule=getattr(optim, rule),
+        optim_config={"learning_rate": learning_rate},
+        num_epochs=30,
+        batch_size=25,
+        verbose=False,
+    )
     solver.train()
     assert solver.train_acc_history[-1] == 1.0
     assert len(solver.loss_history) == 60 and len(solver.train_acc_history) == 31
@@ -426,11 +526,18 @@ def test_overfits_fifty_synthetic_examples(seed: int) -> None:
     fc_net = pytest.importorskip("reference.fc_net")
     data = synthetic_dataset(50, 50, 1, seed=seed, image_shape=(3, 8, 8))
     np.random.seed(0)
-    model = fc_net.FullyConnectedNet([100, 100], input_dim=3 * 8 * 8, weight_scale=5e-2,
-                                     dtype=np.float64)
-    solver = Solver(model, {k: data[k] for k in ("X_train", "y_train", "X_val", "y_val")},
-                    update_rule=optim.adam, optim_config={"learning_rate": 1e-3}, num_epochs=20,
-                    batch_size=25, verbose=False)
+    model = fc_net.FullyConnectedNet(
+        [100, 100], input_dim=3 * 8 * 8, weight_scale=5e-2, dtype=np.float64
+    )
+    solver = Solver(
+        model,
+        {k: data[k] for k in ("X_train", "y_train", "X_val", "y_val")},
+        update_rule=optim.adam,
+        optim_config={"learning_rate": 1e-3},
+        num_epochs=20,
+        batch_size=25,
+        verbose=False,
+    )
     solver.train()
     assert solver.train_acc_history[-1] == 1.0
     assert len(solver.train_acc_history) == len(solver.val_acc_history) == 21
@@ -452,9 +559,11 @@ def test_given_module_list_matches_the_package() -> None:
 
 @pytest.mark.parametrize("module", GIVEN_MODULES)
 def test_given_module_imports_no_solution_module(module: str) -> None:
-    code = (f"import sys, reference.{module}\n"
-            f"loaded = [m for m in {SOLUTION_MODULES!r} if m in sys.modules]\n"
-            "assert not loaded, loaded\n")
+    code = (
+        f"import sys, reference.{module}\n"
+        f"loaded = [m for m in {SOLUTION_MODULES!r} if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
     command = [sys.executable, "-c", code]
     subprocess.run(command, check=True, capture_output=True, timeout=60)  # noqa: S603
 
@@ -507,13 +616,16 @@ def test_given_module_works_outside_the_package(module: str, tmp_path: Path) -> 
     copy_dir = tmp_path / "copy"
     copy_dir.mkdir()
     shutil.copyfile(REFERENCE_DIR / f"{module}.py", copy_dir / f"given_{module}.py")
-    code = (f"import sys; from pathlib import Path; sys.path.insert(0, {str(copy_dir)!r})\n"
-            f"import given_{module} as mod\n"
-            f"out = Path({str(tmp_path)!r})\n"
-            + _SMOKE[module]
-            + "loaded = [m for m in sys.modules if m.split('.')[0] == 'reference']\n"
-            "assert not loaded, loaded\n")
+    code = (
+        f"import sys; from pathlib import Path; sys.path.insert(0, {str(copy_dir)!r})\n"
+        f"import given_{module} as mod\n"
+        f"out = Path({str(tmp_path)!r})\n"
+        + _SMOKE[module]
+        + "loaded = [m for m in sys.modules if m.split('.')[0] == 'reference']\n"
+        "assert not loaded, loaded\n"
+    )
     command = [sys.executable, "-c", code]
-    result = subprocess.run(command, capture_output=True, text=True,  # noqa: S603
-                            timeout=120, cwd=tmp_path, check=False)
+    result = subprocess.run(  # noqa: S603
+        command, capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False
+    )
     assert result.returncode == 0, result.stderr

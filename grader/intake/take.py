@@ -1,0 +1,323 @@
+"""Taking every input in: ``collect``, one folder or zip at a time, whole or split into students.
+
+Each input is listed, split or not (``lms``), then written under its own stage folder. Whatever
+goes wrong with one input or one student becomes that submission's ``error``: ``collect`` returns
+a ``Submission`` for everything it was given, so that each gets a score and a message.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.intake.archives import UNREADABLE, copy_entries, extract, open_zip, write_member
+from grader.intake.listing import (
+    ROOT,
+    Budget,
+    ExtractLimits,
+    IntakeError,
+    OverBudget,
+    folder_entries,
+    human_size,
+    is_zip,
+    zip_entries,
+)
+from grader.intake.lms import (
+    Names,
+    Student,
+    Tree,
+    base_name,
+    bundled_package_names,
+    fair_shares,
+    plan,
+    share_note,
+    split,
+)
+
+__all__ = ["Submission", "collect"]
+
+# Frozen, so one shared instance is a safe default (as a call in the signature would be).
+_DEFAULT_LIMITS = ExtractLimits()
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's files, taken in."""
+
+    name: str
+    """Unique in one ``collect`` call (ignoring case): the folder's or zip's name."""
+    root: Path | None
+    """The clean copy of the files; None when ``error`` says why there is none."""
+    origin: str
+    """Where it came from: the input's path, with ``:<entry>`` for a student of an export."""
+    error: str | None = None
+    """Why the submission could not be taken in (names the member and the rule)."""
+    notes: tuple[str, ...] = ()
+    """What intake skipped (symlinks leaving the submission, fifos, oversized files)."""
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """A submission before it gets its unique name."""
+
+    base: str
+    root: Path | None
+    origin: str
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def _reason(exc: BaseException) -> str:
+    """The error message of a submission that ``exc`` stopped."""
+    if isinstance(exc, IntakeError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"could not be read or copied ({exc})"
+    return f"the zip file is broken or unsupported ({exc})"
+
+
+def _take_students(
+    students: list[Student],
+    stage: Path,
+    limits: ExtractLimits,
+    outer_count: int,
+    outer_used: int,
+    copy_dir: Callable[[Student, Path, Budget], list[str]],
+) -> list[_Taken]:
+    """Take every planned student in, each within a fair share of what the input may still write.
+
+    Args:
+        students: the plan; each student's ``zip_path`` is set for a zip student.
+        stage: where each student's files go (``s<i>``).
+        limits: the limits; ``intake_*`` are shared among the students.
+        outer_count: entries of the input already counted against ``intake_members``.
+        outer_used: bytes already written against ``intake_bytes`` (inner zips copied out).
+        copy_dir: writes a folder student's files within a budget, returning notes.
+    """
+    for student in students:
+        if student.error:
+            continue
+        try:
+            if student.zip_path is not None:
+                with open_zip(student.zip_path) as data:
+                    student.count = len(data.infolist())
+                    student.inner = zip_entries(data)
+                files = student.inner
+            else:
+                student.count = len(student.own)
+                if student.count > limits.members:
+                    raise IntakeError(
+                        f"the folder has {student.count} entries (limit {limits.members})"
+                    )
+                files = student.own
+        except (IntakeError, OSError, *UNREADABLE) as exc:
+            student.error = _reason(exc)
+            continue
+        student.demand = sum(
+            min(e.size, limits.file_bytes)
+            for e in files
+            if e.kind in ("file", "link") and not e.skipped
+        )
+    active = [s for s in students if not s.error]
+    n = len(active)
+    byte_shares = fair_shares(
+        [s.demand for s in active], limits.intake_bytes - outer_used, limits.total_bytes
+    )
+    inner = [s for s in active if s.zip_path is not None]
+    member_shares = dict(
+        zip(
+            map(id, inner),
+            fair_shares(
+                [s.count for s in inner], limits.intake_members - outer_count, limits.members
+            ),
+            strict=True,
+        )
+    )
+    shares = dict(zip(map(id, active), byte_shares, strict=True))
+    taken = []
+    for i, student in enumerate(students):
+        base = base_name(student.rel.name, student.kind == "dir")
+        if student.error:
+            taken.append(_Taken(base, None, student.origin, student.error))
+            continue
+        dest = stage / f"s{i}"
+        share = shares[id(student)]
+        budget = Budget(
+            share,
+            f"the submission expands to more than {human_size(share)}"
+            + share_note(share, limits.total_bytes, limits.intake_bytes, n, human_size),
+        )
+        try:
+            if student.zip_path is not None:
+                members = member_shares[id(student)]
+                if student.count > members:
+                    raise IntakeError(
+                        f"the archive has {student.count} entries (limit {members}"
+                        + share_note(
+                            members,
+                            limits.members,
+                            limits.intake_members,
+                            len(inner),
+                            "{} entries".format,
+                        )
+                        + ")"
+                    )
+                with open_zip(student.zip_path) as data:
+                    notes = extract(data, student.inner, ROOT, dest, limits, budget)
+                if student.owned_zip:
+                    student.zip_path.unlink()
+            else:
+                notes = copy_dir(student, dest, budget)
+        except (IntakeError, OSError, *UNREADABLE) as exc:
+            shutil.rmtree(dest, ignore_errors=True)
+            taken.append(_Taken(base, None, student.origin, _reason(exc)))
+            continue
+        taken.append(_Taken(base, dest, student.origin, notes=tuple(notes)))
+    return taken
+
+
+def _single_budget(limits: ExtractLimits, what: str) -> Budget:
+    """The budget of an input taken whole (``what``: ``archive`` or ``folder``)."""
+    limit = min(limits.total_bytes, limits.intake_bytes)
+    return Budget(limit, f"the {what} expands to more than {human_size(limit)}")
+
+
+def _take_zip(
+    path: Path, stage: Path, limits: ExtractLimits, packages: Collection[str], lms: bool | None
+) -> list[_Taken]:
+    """Take one zip in: whole, or split into its students (see ``collect`` for the arguments).
+
+    Raises:
+        IntakeError: the archive as a whole is refused (a batch error, not one student's).
+    """
+    with zipfile.ZipFile(path) as outer:
+        count = len(outer.infolist())
+        if count > limits.intake_members:
+            raise IntakeError(f"the archive has {count} entries (limit {limits.intake_members})")
+        entries = zip_entries(outer)
+        tree = Tree(entries)
+        found = split(tree, packages, lms)
+        if found is None:
+            if count > limits.members:
+                raise IntakeError(f"the archive has {count} entries (limit {limits.members})")
+            dest = stage / "submission"
+            extract(outer, entries, ROOT, dest, limits, _single_budget(limits, "archive"))
+            return [_Taken(base_name(path.name, False), dest, str(path))]
+        students = plan(tree, *found, entries, str(path))
+        # Inner archives are written out first. Together they are the outer archive's own content,
+        # so running out of budget here means the export itself is too large: a batch error.
+        written = Budget(
+            limits.intake_bytes,
+            f"the archive expands to more than {human_size(limits.intake_bytes)} "
+            "(the limit for one input, inner archives included)",
+        )
+        for i, student in enumerate(students):
+            head = next((e for e in student.own if e.rel == student.rel), None)
+            if student.error or student.kind != "file" or head is None or head.info is None:
+                continue
+            student.zip_path, student.owned_zip = stage / "zips" / f"{i}.zip", True
+            try:
+                write_member(outer, head.info, student.zip_path, limits, written)
+            except OverBudget:
+                raise
+            except (IntakeError, OSError, *UNREADABLE) as exc:
+                student.error = _reason(exc)
+        return _take_students(
+            students,
+            stage,
+            limits,
+            count,
+            written.used,
+            lambda s, dest, budget: extract(outer, s.own, s.rel, dest, limits, budget),
+        )
+
+
+def _take_folder(
+    path: Path, stage: Path, limits: ExtractLimits, packages: Collection[str], lms: bool | None
+) -> list[_Taken]:
+    """Take one folder in: whole, or split into its students (see ``collect`` for the arguments).
+
+    Raises:
+        IntakeError: the folder as a whole is refused (a batch error, not one student's).
+    """
+    entries = folder_entries(path, limits.intake_members)
+    tree = Tree(entries)
+    found = split(tree, packages, lms)
+    name = (path if path.name not in ("", ".", "..") else path.resolve()).name
+    if found is None:
+        if len(entries) > limits.members:
+            raise IntakeError(f"the folder has {len(entries)} entries (limit {limits.members})")
+        dest = stage / "submission"
+        notes = copy_entries(path, entries, ROOT, dest, limits, _single_budget(limits, "folder"))
+        return [_Taken(base_name(name, True), dest, str(path), notes=tuple(notes))]
+    students = plan(tree, *found, entries, str(path))
+    for student in students:
+        if not student.error and student.kind == "file":
+            student.zip_path = path / student.rel  # read in place, opened without following links
+    return _take_students(
+        students,
+        stage,
+        limits,
+        len(entries),
+        0,
+        lambda s, dest, budget: copy_entries(path, s.own, s.rel, dest, limits, budget),
+    )
+
+
+def collect(
+    paths: Sequence[Path],
+    workdir: Path,
+    *,
+    limits: ExtractLimits = _DEFAULT_LIMITS,
+    lms: bool | None = None,
+    packages: Collection[str] | None = None,
+) -> list[Submission]:
+    """Take in every path.
+
+    Args:
+        paths: folders and ``.zip`` files, each one submission or an LMS export of many.
+        workdir: where the clean copies are made (created if missing).
+        limits: size and count limits; ``intake_*`` apply to each path with all it holds.
+        lms: force (True) or forbid (False) LMS-export splitting; None decides from the files.
+        packages: folder names that mark one course layout (never a student's folder); default
+            ``bundled_package_names()``.
+
+    Returns:
+        One submission per student found, in input order; one that could not be taken in has
+        ``root`` None and an ``error``.
+    """
+    packages = bundled_package_names() if packages is None else frozenset(packages)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    names = Names()
+    out: list[Submission] = []
+    for path in map(Path, paths):
+        stage = Path(tempfile.mkdtemp(prefix="in", dir=workdir))
+        try:
+            if path.is_dir():
+                taken = _take_folder(path, stage, limits, packages, lms)
+            elif path.is_file() and is_zip(path.name):
+                taken = _take_zip(path, stage, limits, packages, lms)
+            else:
+                raise IntakeError(f"{path} is not a folder or a .zip file")
+        except (IntakeError, OSError, *UNREADABLE) as exc:
+            shutil.rmtree(stage, ignore_errors=True)
+            name = (path if path.name not in ("", ".", "..") else path.resolve()).name
+            taken = [_Taken(base_name(name, path.is_dir()), None, str(path), _reason(exc))]
+        out.extend(
+            _checked(Submission(names(t.base), t.root, t.origin, t.error, t.notes)) for t in taken
+        )
+    return out
+
+
+def _checked(sub: Submission) -> Submission:
+    """A submission without a single Python file is an error, not an empty grade."""
+    if sub.root is not None and not any(sub.root.rglob("*.py")):
+        return Submission(
+            sub.name, None, sub.origin, "no Python files found in the submission", sub.notes
+        )
+    return sub

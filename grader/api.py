@@ -24,9 +24,15 @@ from grader.spec.registry import available_specs, get_spec
 __all__ = ["available_specs", "check", "get_spec", "grade", "grade_submission"]
 
 
-def grade_submission(submission: intake.Submission, *, spec: Spec | None = None, workdir: Path,
-                     sandbox: str = "auto", limits: Mapping[str, float] | None = None,
-                     public_only: bool = False) -> SubmissionResult:
+def grade_submission(
+    submission: intake.Submission,
+    *,
+    spec: Spec | None = None,
+    workdir: Path,
+    sandbox: str = "auto",
+    limits: Mapping[str, float] | None = None,
+    public_only: bool = False,
+) -> SubmissionResult:
     """Grade one taken-in submission in ``workdir``; never raises for problems of the submission.
 
     Args:
@@ -35,20 +41,36 @@ def grade_submission(submission: intake.Submission, *, spec: Spec | None = None,
         limits: limit overrides by ``Limits`` field name.
         public_only: the visible checks only.
     """
-    return pipeline.grade_submission(submission, spec=spec, specs=available_specs().values(), workdir=workdir,
-                                     isolation=resolve_mode(sandbox), limits=limits, public_only=public_only)
+    return pipeline.grade_submission(
+        submission,
+        spec=spec,
+        specs=available_specs().values(),
+        workdir=workdir,
+        isolation=resolve_mode(sandbox),
+        limits=limits,
+        public_only=public_only,
+    )
 
 
-def grade(paths: Sequence[Path], *, out: Path, assignment: str | None = None, jobs: int = 1,
-          sandbox: str = "auto", limits: Mapping[str, float] | None = None,
-          on_result: Callable[[SubmissionResult, Path], None] | None = None) -> list[SubmissionResult]:
+def grade(
+    paths: Sequence[Path],
+    *,
+    out: Path,
+    assignment: str | None = None,
+    jobs: int = 1,
+    sandbox: str = "auto",
+    limits: Mapping[str, float] | None = None,
+    on_result: Callable[[SubmissionResult, Path], None] | None = None,
+) -> list[SubmissionResult]:
     """Grade every submission under ``paths`` into ``out/<name>/results.json``."""
     spec = get_spec(assignment) if assignment else None
     resolve_mode(sandbox)  # refuse early, before any work, when isolation is unavailable
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="nngrader-") as tmp:
         packages = intake.bundled_package_names() | intake.package_names([spec] if spec else [])
-        submissions = intake.collect([Path(p) for p in paths], Path(tmp) / "intake", packages=packages)
+        submissions = intake.collect(
+            [Path(p) for p in paths], Path(tmp) / "intake", packages=packages
+        )
         results: list[SubmissionResult] = []
 
         def done(result: SubmissionResult) -> None:
@@ -58,7 +80,9 @@ def grade(paths: Sequence[Path], *, out: Path, assignment: str | None = None, jo
                 on_result(result, path)
 
         work = Path(tmp) / "work"
-        jobs_args = [(s, spec, work / f"{i}", sandbox, dict(limits or {})) for i, s in enumerate(submissions)]
+        jobs_args = [
+            (s, spec, work / f"{i}", sandbox, dict(limits or {})) for i, s in enumerate(submissions)
+        ]
         if jobs <= 1:
             for args in jobs_args:
                 done(_grade_job(*args))
@@ -70,19 +94,37 @@ def grade(paths: Sequence[Path], *, out: Path, assignment: str | None = None, jo
     return results
 
 
-def _grade_job(submission: intake.Submission, spec: Spec | None, workdir: Path, sandbox: str,
-               limits: dict[str, float]) -> SubmissionResult:
+def _grade_job(
+    submission: intake.Submission,
+    spec: Spec | None,
+    workdir: Path,
+    sandbox: str,
+    limits: dict[str, float],
+) -> SubmissionResult:
     try:
-        return grade_submission(submission, spec=spec, workdir=workdir, sandbox=sandbox, limits=limits)
+        return grade_submission(
+            submission, spec=spec, workdir=workdir, sandbox=sandbox, limits=limits
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def check(path: Path, *, assignment: str | None = None, sandbox: str = "auto",
-          limits: Mapping[str, float] | None = None) -> SubmissionResult:
+def check(
+    path: Path,
+    *,
+    assignment: str | None = None,
+    sandbox: str = "auto",
+    limits: Mapping[str, float] | None = None,
+) -> SubmissionResult:
     """Grade one submission on its public checks only (students, CI)."""
     spec = get_spec(assignment) if assignment else None
     with tempfile.TemporaryDirectory(prefix="nngrader-") as tmp:
         (submission,) = intake.collect([path], Path(tmp) / "intake", lms=False)
-        return grade_submission(submission, spec=spec, workdir=Path(tmp) / "work", sandbox=sandbox,
-                                limits=limits, public_only=True)
+        return grade_submission(
+            submission,
+            spec=spec,
+            workdir=Path(tmp) / "work",
+            sandbox=sandbox,
+            limits=limits,
+            public_only=True,
+        )

@@ -49,8 +49,15 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     def show(result: SubmissionResult, path: Path) -> None:
         print(f"{one_line(result)}  -> {path}", flush=True)
 
-    results = api.grade(args.paths, out=args.out, assignment=args.assignment, jobs=args.jobs,
-                        sandbox=args.sandbox, limits=_limits(args), on_result=show)
+    results = api.grade(
+        args.paths,
+        out=args.out,
+        assignment=args.assignment,
+        jobs=args.jobs,
+        sandbox=args.sandbox,
+        limits=_limits(args),
+        on_result=show,
+    )
     print(f"graded {len(results)} submission(s); results in {args.out}/")
     return 0
 
@@ -59,7 +66,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from grader import api
     from grader.report.terminal import check_table
 
-    result = api.check(args.path, assignment=args.assignment, sandbox=args.sandbox, limits=_limits(args))
+    result = api.check(
+        args.path, assignment=args.assignment, sandbox=args.sandbox, limits=_limits(args)
+    )
     print(check_table(result))
     # Informative checks and checks worth no points never fail the command.
     counting = [c for c in result.checks if c.counts and c.max_score > 0]
@@ -98,22 +107,38 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nngrader", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"nngrader {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def sandbox_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--assignment", help="course spec id (see `nngrader list`), id@offering, or a .toml path; "
-                       "detected from the files when omitted")
-        p.add_argument("--sandbox", choices=("auto", "bwrap", "process"), default="auto",
-                       help="isolation: auto uses bubblewrap and refuses to run without it; "
-                       "'process' runs without namespaces and every report says so")
-        limits = p.add_argument_group("limits", "override the course spec's [limits] and the defaults "
-                                      "(grader.sandbox.Limits)")
+        p.add_argument(
+            "--assignment",
+            help="course spec id (see `nngrader list`), id@offering, or a .toml path; "
+            "detected from the files when omitted",
+        )
+        p.add_argument(
+            "--sandbox",
+            choices=("auto", "bwrap", "process"),
+            default="auto",
+            help="isolation: auto uses bubblewrap and refuses to run without it; "
+            "'process' runs without namespaces and every report says so",
+        )
+        limits = p.add_argument_group(
+            "limits", "override the course spec's [limits] and the defaults (grader.sandbox.Limits)"
+        )
         for field, info in limit_fields():
             # An option in larger units than its field (MiB of bytes) takes fractions.
             kind = int if field.type in ("int", int) and info.unit == 1 else float
-            limits.add_argument(info.option, dest=field.name, type=_positive(kind), default=None,
-                                metavar=info.metavar, help=info.help)
+            limits.add_argument(
+                info.option,
+                dest=field.name,
+                type=_positive(kind),
+                default=None,
+                metavar=info.metavar,
+                help=info.help,
+            )
 
     g = sub.add_parser("grade", help="grade submissions into OUT/<name>/results.json")
     g.add_argument("paths", nargs="+", type=Path, help="folders, .zip files or LMS exports")
@@ -135,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("files", nargs="+", type=Path)
     v.set_defaults(func=_cmd_spec_validate)
 
-    sub.add_parser("selftest", help="run the reference against its notebook fixtures").set_defaults(func=_cmd_selftest)
+    sub.add_parser("selftest", help="run the reference against its notebook fixtures").set_defaults(
+        func=_cmd_selftest
+    )
     return parser
 
 
@@ -143,8 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from grader.errors import GraderError
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args))
     except GraderError as exc:

@@ -1,7 +1,9 @@
 """The grading pipeline: one submission through named stages, data flowing one way.
 
     intake -> detect -> stage -> run -> score -> assemble -> render
-    (grader.intake)  (workspace.detect)  (workspace.stage)  (checks.execute)  (scoring)  (report.render)
+
+intake: ``grader.intake``; detect: ``grader.workspace.detect``; stage: ``grader.workspace.stage``;
+run: ``grader.checks.execute``; score: ``grader.scoring``; render: ``grader.report.render``.
 
 ``grade_submission`` runs detect..assemble for one taken-in submission and returns its
 ``SubmissionResult``; only ``grader.report.render`` writes files. ``grader.api`` is the public,
@@ -65,14 +67,24 @@ def detect_course(submission: Submission, spec: Spec | None, specs: Iterable[Spe
     return Detected(found.spec, found.evidence)
 
 
-def run_staged(staged: Staged, spec: Spec, *, isolation: str, limits: Limits,
-               oracle: Oracle) -> Ran:
+def run_staged(
+    staged: Staged, spec: Spec, *, isolation: str, limits: Limits, oracle: Oracle
+) -> Ran:
     """Run ``spec``'s checks on the staged submission in its sandbox."""
-    with Sandbox(mode=isolation, workspace=staged.workspace, scratch=staged.scratch, ro_paths=[staged.runtime],
-                 limits=limits) as box:
-        config = SessionConfig(runtime=staged.runtime, workspace=staged.workspace, compat=spec.api.compat,
-                               modules={m: spec.dotted(m) for m in spec.student_modules},
-                               output_path=staged.output)
+    with Sandbox(
+        mode=isolation,
+        workspace=staged.workspace,
+        scratch=staged.scratch,
+        ro_paths=[staged.runtime],
+        limits=limits,
+    ) as box:
+        config = SessionConfig(
+            runtime=staged.runtime,
+            workspace=staged.workspace,
+            compat=spec.api.compat,
+            modules={m: spec.dotted(m) for m in spec.student_modules},
+            output_path=staged.output,
+        )
         with Session(config, box) as session:
             outcomes = run_checks(spec, session, oracle, missing=staged.missing, limits=limits)
         notes = tuple(box.limit_notes)
@@ -80,9 +92,17 @@ def run_staged(staged: Staged, spec: Spec, *, isolation: str, limits: Limits,
     return Ran(outcomes, notes, log)
 
 
-def grade_submission(submission: Submission, *, spec: Spec | None, specs: Iterable[Spec], workdir: Path,
-                     isolation: str, limits: Mapping[str, float] | None = None, public_only: bool = False,
-                     oracle: Oracle | None = None) -> SubmissionResult:
+def grade_submission(
+    submission: Submission,
+    *,
+    spec: Spec | None,
+    specs: Iterable[Spec],
+    workdir: Path,
+    isolation: str,
+    limits: Mapping[str, float] | None = None,
+    public_only: bool = False,
+    oracle: Oracle | None = None,
+) -> SubmissionResult:
     """Grade one taken-in submission; never raises for problems of the submission itself.
 
     Args:
@@ -102,40 +122,101 @@ def grade_submission(submission: Submission, *, spec: Spec | None, specs: Iterab
     if public_only:
         spec = replace(spec, checks=tuple(c for c in spec.checks if c.visibility == "visible"))
     staged = stage(submission.root, spec, workdir)
-    ran = run_staged(staged, spec, isolation=isolation, limits=Limits.layered(spec.limits, limits or {}),
-                     oracle=oracle or LiveOracle())
+    ran = run_staged(
+        staged,
+        spec,
+        isolation=isolation,
+        limits=Limits.layered(spec.limits, limits or {}),
+        oracle=oracle or LiveOracle(),
+    )
     checks = scoring.score(ran.outcomes, spec.active_checks())
-    return assemble(submission, spec, detected.evidence, staged, ran, checks, isolation,
-                    seconds=time.monotonic() - start)
-
-
-def assemble(submission: Submission, spec: Spec, detection: str, staged: Staged, ran: Ran,
-             checks: tuple[CheckResult, ...], isolation: str, *, seconds: float) -> SubmissionResult:
-    """The submission's result from the stages' data."""
-    # Empty stand-ins (CNN helpers nobody calls) are recorded in extra; a substituted
-    # layer_utils changes what the student's net runs, so the report says so.
-    notes = (*(f"{rel} was not in the submission; the starter's {kind} stand-in was used"
-               for rel, kind in staged.stand_ins.items() if kind != "empty"),
-             *submission.notes, *ran.notes)
-    if isolation != "bwrap":
-        notes = ("isolation was OFF (--sandbox process): student code ran without namespaces", *notes)
-    root = submission.root or Path()
-    extra: dict[str, Any] = {"files": {k: str(v.relative_to(root)) for k, v in staged.found.items()},
-                             "missing": list(staged.not_found), "stand_ins": dict(staged.stand_ins)}
-    if staged.alternatives:  # the instructor can see which same-named files were passed over
-        extra["alternatives"] = {k: [str(p.relative_to(root)) for p in v] for k, v in staged.alternatives.items()}
-    return SubmissionResult(
-        name=submission.name, assignment=spec.id, detection=detection, checks=checks, isolation=isolation,
-        notes=notes, seconds=seconds, log=ran.log, extra=extra,
+    return assemble(
+        submission,
+        spec,
+        detected.evidence,
+        staged,
+        ran,
+        checks,
+        isolation,
+        seconds=time.monotonic() - start,
     )
 
 
-def failed(name: str, spec: Spec | None, detection: str, isolation: str, error: str) -> SubmissionResult:
+def assemble(
+    submission: Submission,
+    spec: Spec,
+    detection: str,
+    staged: Staged,
+    ran: Ran,
+    checks: tuple[CheckResult, ...],
+    isolation: str,
+    *,
+    seconds: float,
+) -> SubmissionResult:
+    """The submission's result from the stages' data."""
+    # Empty stand-ins (CNN helpers nobody calls) are recorded in extra; a substituted
+    # layer_utils changes what the student's net runs, so the report says so.
+    notes = (
+        *(
+            f"{rel} was not in the submission; the starter's {kind} stand-in was used"
+            for rel, kind in staged.stand_ins.items()
+            if kind != "empty"
+        ),
+        *submission.notes,
+        *ran.notes,
+    )
+    if isolation != "bwrap":
+        notes = (
+            "isolation was OFF (--sandbox process): student code ran without namespaces",
+            *notes,
+        )
+    root = submission.root or Path()
+    extra: dict[str, Any] = {
+        "files": {k: str(v.relative_to(root)) for k, v in staged.found.items()},
+        "missing": list(staged.not_found),
+        "stand_ins": dict(staged.stand_ins),
+    }
+    if staged.alternatives:  # the instructor can see which same-named files were passed over
+        extra["alternatives"] = {
+            k: [str(p.relative_to(root)) for p in v] for k, v in staged.alternatives.items()
+        }
+    return SubmissionResult(
+        name=submission.name,
+        assignment=spec.id,
+        detection=detection,
+        checks=checks,
+        isolation=isolation,
+        notes=notes,
+        seconds=seconds,
+        log=ran.log,
+        extra=extra,
+    )
+
+
+def failed(
+    name: str, spec: Spec | None, detection: str, isolation: str, error: str
+) -> SubmissionResult:
     """The result of a submission that could not be graded: every check errs with ``error``."""
     checks: tuple[CheckResult, ...] = ()
     if spec is not None:
-        checks = tuple(CheckResult(check_id=c.id, part=c.part, title=c.title, status="error", score=0.0,
-                                   max_score=c.points, visibility=c.visibility,  # type: ignore[arg-type]
-                                   message=error) for c in spec.active_checks())
-    return SubmissionResult(name=name, assignment=spec.id if spec else "", detection=detection,
-                            checks=checks, isolation=isolation, error=error)
+        checks = tuple(
+            CheckResult(
+                check_id=c.id,
+                part=c.part,
+                title=c.title,
+                status="error",
+                score=0.0,
+                max_score=c.points,
+                visibility=c.visibility,  # type: ignore[arg-type]
+                message=error,
+            )
+            for c in spec.active_checks()
+        )
+    return SubmissionResult(
+        name=name,
+        assignment=spec.id if spec else "",
+        detection=detection,
+        checks=checks,
+        isolation=isolation,
+        error=error,
+    )

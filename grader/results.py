@@ -18,7 +18,7 @@ Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 
 @dataclass(frozen=True)
 class Comparison:
-    """Outcome of comparing one student array with its expected counterpart (see ``grader.compare``)."""
+    """Outcome of comparing one student array with its expected counterpart (``grader.compare``)."""
 
     name: str
     """Which output was compared, e.g. ``"dx"`` or ``"config.velocity"``."""
@@ -103,7 +103,7 @@ class CheckResult:
     root_cause: str | None = None
     """Check id of a failed dependency that likely explains this failure."""
     output: str = ""
-    """What the student's code printed during this check (truncated); never shown for hidden checks."""
+    """What the student's code printed during this check (truncated); hidden checks omit it."""
     seconds: float = 0.0
     """Wall time of the check (a timing field: excluded from determinism comparisons)."""
     counts: bool = True

@@ -2,7 +2,7 @@
 
 Rules, in order:
 
-* a check earns ``points × credit``: all its points when it passed (``credit`` None), none when
+* a check earns ``points * credit``: all its points when it passed (``credit`` None), none when
   it did not, or the fraction its own evidence earned (partial-credit checks set ``credit``);
 * ``award = "informative"``: no points either way, and the check does not count;
 * ``award = "with_value"`` (gradient checks): points only when the named value check passed too,
@@ -28,10 +28,15 @@ def score(outcomes: Sequence[Outcome], checks: Sequence[Check]) -> tuple[CheckRe
         raise ValueError("outcomes and checks are not in the same order")
     by_id = {o.check_id: o for o in outcomes}
     by_check = {c.id: c for c in checks}
-    return tuple(_scored(outcome, check, by_check, by_id) for outcome, check in zip(outcomes, checks, strict=True))
+    return tuple(
+        _scored(outcome, check, by_check, by_id)
+        for outcome, check in zip(outcomes, checks, strict=True)
+    )
 
 
-def _scored(outcome: Outcome, check: Check, checks: Mapping[str, Check], outcomes: Mapping[str, Outcome]) -> CheckResult:
+def _scored(
+    outcome: Outcome, check: Check, checks: Mapping[str, Check], outcomes: Mapping[str, Outcome]
+) -> CheckResult:
     points, message = earned(outcome, check), outcome.message
     max_score, counts = check.points, True
     if check.award == "informative":
@@ -40,34 +45,55 @@ def _scored(outcome: Outcome, check: Check, checks: Mapping[str, Check], outcome
         value = outcomes.get(check.value_check or "")
         if value is None or value.status != "passed":
             points = 0.0
-            message += (f"; no points: backward and forward agree, but the value check "
-                        f"{check.value_check!r} failed, so they are consistently wrong")
+            message += (
+                f"; no points: backward and forward agree, but the value check "
+                f"{check.value_check!r} failed, so they are consistently wrong"
+            )
     cause = root_cause(check.id, checks, outcomes) if outcome.status != "passed" else None
     return CheckResult(
-        check_id=check.id, part=check.part, title=check.title, status=outcome.status, score=points,
-        max_score=max_score, visibility=check.visibility,  # type: ignore[arg-type]
-        message=message, notes=outcome.notes, comparisons=outcome.comparisons,
-        diagnosis=outcome.diagnosis, root_cause=cause, output=outcome.output,
-        seconds=outcome.seconds, counts=counts, raised=outcome.raised,
+        check_id=check.id,
+        part=check.part,
+        title=check.title,
+        status=outcome.status,
+        score=points,
+        max_score=max_score,
+        visibility=check.visibility,  # type: ignore[arg-type]
+        message=message,
+        notes=outcome.notes,
+        comparisons=outcome.comparisons,
+        diagnosis=outcome.diagnosis,
+        root_cause=cause,
+        output=outcome.output,
+        seconds=outcome.seconds,
+        counts=counts,
+        raised=outcome.raised,
     )
 
 
 def earned(outcome: Outcome, check: Check) -> float:
-    """Points the outcome earns by itself (before the award rules): ``points × credit``."""
+    """Points the outcome earns by itself (before the award rules): ``points * credit``."""
     if outcome.credit is not None:
         return float(Fraction(check.points) * outcome.credit)
     return check.points if outcome.status == "passed" else 0.0
 
 
-def root_cause(check_id: str, checks: Mapping[str, Check], outcomes: Mapping[str, Outcome]) -> str | None:
+def root_cause(
+    check_id: str, checks: Mapping[str, Check], outcomes: Mapping[str, Outcome]
+) -> str | None:
     """The deepest failed dependency of a check, following ``depends`` transitively.
 
     Only dependencies that carry points can be a root cause: an optional check that was skipped
     or failed (e.g. extra-credit ``batchnorm_backward_alt``) explains nothing.
     """
+
     def failed(dep: str) -> bool:
-        return (dep in outcomes and dep in checks and outcomes[dep].status != "passed"
-                and checks[dep].points > 0 and checks[dep].award != "informative")
+        return (
+            dep in outcomes
+            and dep in checks
+            and outcomes[dep].status != "passed"
+            and checks[dep].points > 0
+            and checks[dep].award != "informative"
+        )
 
     cause, seen = None, {check_id}
     current = check_id

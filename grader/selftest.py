@@ -76,13 +76,24 @@ def selftest(stream: TextIO, *, fixtures: Sequence[Fixture] = FIXTURES) -> int:
     """
     outcomes = [run_fixture(f) for f in fixtures]
     header = ("fixture", "source", "measured", "expected / threshold", "result")
-    rows = [(o.fixture.name, o.fixture.source, _measured(o), _target(o.fixture),
-             "PASS" if o.passed else "FAIL") for o in outcomes]
+    rows = [
+        (
+            o.fixture.name,
+            o.fixture.source,
+            _measured(o),
+            _target(o.fixture),
+            "PASS" if o.passed else "FAIL",
+        )
+        for o in outcomes
+    ]
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     for row in (header, tuple("-" * w for w in widths), *rows):
-        stream.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-                     .rstrip() + "\n")
+        stream.write(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"
+        )
     failed = sum(not o.passed for o in outcomes)
-    stream.write(f"\n{len(outcomes) - failed}/{len(outcomes)} fixtures passed"
-                 + (f", {failed} FAILED\n" if failed else "\n"))
+    stream.write(
+        f"\n{len(outcomes) - failed}/{len(outcomes)} fixtures passed"
+        + (f", {failed} FAILED\n" if failed else "\n")
+    )
     return 1 if failed else 0

@@ -21,8 +21,11 @@ CHECK_SECONDS = 5.0
 
 def bundled() -> dict[str, list[Path]]:
     """Course id -> its bundled submission folders, sorted by name."""
-    return {course.name: sorted(p for p in course.iterdir() if p.is_dir())
-            for course in sorted(EXAMPLES.iterdir()) if course.is_dir()}
+    return {
+        course.name: sorted(p for p in course.iterdir() if p.is_dir())
+        for course in sorted(EXAMPLES.iterdir())
+        if course.is_dir()
+    }
 
 
 def strip_timing(value: Any) -> Any:
@@ -43,8 +46,13 @@ def grade_bundled(out: Path) -> dict[str, dict[str, Any]]:
 
     docs: dict[str, dict[str, Any]] = {}
     for course, folders in bundled().items():
-        results = api.grade(folders, out=out / course, assignment=course, sandbox="process",
-                            limits={"check_seconds": CHECK_SECONDS})
+        results = api.grade(
+            folders,
+            out=out / course,
+            assignment=course,
+            sandbox="process",
+            limits={"check_seconds": CHECK_SECONDS},
+        )
         for result in results:
             path = out / course / result.name / "results.json"
             docs[f"{course}/{result.name}"] = json.loads(path.read_text(encoding="utf-8"))

@@ -20,14 +20,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if REQUIRED and item.get_closest_marker("sandbox") is not None:
         problems = sandbox_problems()
         if problems:
-            pytest.fail(f"{REQUIRE_VARIABLE}=1 but the sandbox is unusable here: {'; '.join(problems)}",
-                        pytrace=False)
+            pytest.fail(
+                f"{REQUIRE_VARIABLE}=1 but the sandbox is unusable here: {'; '.join(problems)}",
+                pytrace=False,
+            )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-goldens", action="store_true", default=False,
-                     help="rewrite the golden files (tests/goldens/) from this run's output instead of "
-                          "comparing against them")
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        default=False,
+        help="rewrite the golden files (tests/goldens/) from this run's output instead of "
+        "comparing against them",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -14,14 +14,29 @@ from dataclasses import dataclass
 __all__ = ["KINDS", "SUBJECT_MODULES", "Kind", "known_names", "module_of", "modules_needed"]
 
 LAYER_FORWARDS = ("affine_forward", "relu_forward", "batchnorm_forward", "layernorm_forward")
-LAYER_BACKWARDS = ("affine_backward", "relu_backward", "batchnorm_backward", "batchnorm_backward_alt",
-                   "layernorm_backward")
+LAYER_BACKWARDS = (
+    "affine_backward",
+    "relu_backward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "layernorm_backward",
+)
 LOSSES = ("softmax_loss", "svm_loss")
 UPDATE_RULES = ("sgd", "sgd_momentum", "sgd_nesterov_momentum", "rmsprop", "adam")
 NETS = ("TwoLayerNet", "FullyConnectedNet")
 
-_NET_PARAMS = ("hidden_dims", "hidden_dim", "input_dim", "num_classes", "weight_scale", "dtype",
-               "normalization", "dropout_keep", "dropout_seed", "reg")
+_NET_PARAMS = (
+    "hidden_dims",
+    "hidden_dim",
+    "input_dim",
+    "num_classes",
+    "weight_scale",
+    "dtype",
+    "normalization",
+    "dropout_keep",
+    "dropout_seed",
+    "reg",
+)
 
 
 @dataclass(frozen=True)
@@ -39,18 +54,46 @@ class Kind:
 KINDS: Mapping[str, Kind] = {
     "value": Kind(
         subjects=(*LAYER_FORWARDS, *LAYER_BACKWARDS, *LOSSES, *UPDATE_RULES),
-        params=("mode", "eps", "momentum", "scale", "shift", "warmup", "fixture", "learning_rate",
-                "decay_rate", "beta1", "beta2", "epsilon", "t", "fresh"),
+        params=(
+            "mode",
+            "eps",
+            "momentum",
+            "scale",
+            "shift",
+            "warmup",
+            "fixture",
+            "learning_rate",
+            "decay_rate",
+            "beta1",
+            "beta2",
+            "epsilon",
+            "t",
+            "fresh",
+        ),
     ),
     "gradient": Kind(subjects=(*LAYER_BACKWARDS, *LOSSES), params=("h", "scale", "shift", "mode")),
     "model_init": Kind(subjects=NETS, params=_NET_PARAMS),
-    "model_loss": Kind(subjects=NETS,
-                       params=(*_NET_PARAMS, "num_inputs", "linspace", "labels", "perturb", "scores")),
+    "model_loss": Kind(
+        subjects=NETS,
+        params=(*_NET_PARAMS, "num_inputs", "linspace", "labels", "perturb", "scores"),
+    ),
     "dropout": Kind(subjects=("dropout_forward", "dropout_backward"), params=("keep", "shift")),
     "solver": Kind(
         subjects=("FullyConnectedNet",),
-        params=("update_rule", "learning_rate", "hidden_dims", "num_epochs", "batch_size", "num_train",
-                "num_val", "image_size", "min_accuracy", "weight_scale", "reg", "lr_decay"),
+        params=(
+            "update_rule",
+            "learning_rate",
+            "hidden_dims",
+            "num_epochs",
+            "batch_size",
+            "num_train",
+            "num_val",
+            "image_size",
+            "min_accuracy",
+            "weight_scale",
+            "reg",
+            "lr_decay",
+        ),
         also_imports=("optim",),
     ),
 }
@@ -75,5 +118,5 @@ def modules_needed(kind: str, subject: str, declared: Mapping[str, str]) -> list
 
 
 def known_names() -> frozenset[str]:
-    """Every canonical function or class name a spec may refer to (``names``, ``not_student_work``)."""
+    """Every canonical function or class name a spec may name (``names``, ``not_student_work``)."""
     return frozenset({s for kind in KINDS.values() for s in kind.subjects} | set(SUBJECT_MODULES))

@@ -29,7 +29,9 @@ __all__ = ["BadReturn", "Context", "describe"]
 class Context:
     """Inputs, student calls and comparisons of one check."""
 
-    def __init__(self, check: Check, spec: Spec, session: Session, oracle: Oracle, timeout: float) -> None:
+    def __init__(
+        self, check: Check, spec: Spec, session: Session, oracle: Oracle, timeout: float
+    ) -> None:
         self.check = check
         self.spec = spec
         self.api = spec.api
@@ -51,7 +53,9 @@ class Context:
     def param(self, name: str, default: Any) -> Any:
         return self.check.params.get(name, default)
 
-    def randn(self, name: str, default: Sequence[int], scale: float = 1.0, shift: float = 0.0) -> np.ndarray:
+    def randn(
+        self, name: str, default: Sequence[int], scale: float = 1.0, shift: float = 0.0
+    ) -> np.ndarray:
         """Standard-normal array of the check's shape for ``name`` (seeded, float64)."""
         return scale * self.rng.randn(*self.shape(name, default)) + shift
 
@@ -61,8 +65,15 @@ class Context:
         """Protocol target of a canonical function/class, under the course's names."""
         return {"module": self.spec.module_of(canonical), "attr": self.api.name(canonical)}
 
-    def call(self, fn: str | dict[str, Any], *args: Any, keep: Sequence[int] = (), seed: int | None = None,
-             return_args: bool = False, kwargs: dict[str, Any] | None = None) -> Any:
+    def call(
+        self,
+        fn: str | dict[str, Any],
+        *args: Any,
+        keep: Sequence[int] = (),
+        seed: int | None = None,
+        return_args: bool = False,
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         """Call a student function in the child; returns its result.
 
         With ``return_args`` the reply is ``{"value", "args", "kwargs"}``: the arguments as the
@@ -74,13 +85,24 @@ class Context:
             fields["seed"] = seed
         reply = self.request("call", (list(args), kwargs or {}), **fields)
         # The reply comes from the student's process: its structure is checked, never assumed.
-        if not (isinstance(reply, dict) and "value" in reply
-                and (not return_args or (isinstance(reply.get("args"), list) and len(reply["args"]) == len(args)
-                                         and isinstance(reply.get("kwargs"), dict)))):
+        if not (
+            isinstance(reply, dict)
+            and "value" in reply
+            and (
+                not return_args
+                or (
+                    isinstance(reply.get("args"), list)
+                    and len(reply["args"]) == len(args)
+                    and isinstance(reply.get("kwargs"), dict)
+                )
+            )
+        ):
             raise BadReturn("the student's process answered a call with something malformed")
         return reply if return_args else reply["value"]
 
-    def request(self, op: str, payload: tuple[list[Any], dict[str, Any]] | None = None, **fields: Any) -> Any:
+    def request(
+        self, op: str, payload: tuple[list[Any], dict[str, Any]] | None = None, **fields: Any
+    ) -> Any:
         """Send one protocol request; every field is encoded (arrays travel in the payload)."""
         if payload is not None:
             fields["args"], fields["kwargs"] = payload
@@ -93,7 +115,9 @@ class Context:
         if len(names) == 1 and not isinstance(value, tuple):
             return (value,)
         if not isinstance(value, (tuple, list)) or len(value) != len(names):
-            raise BadReturn(f"{what} returned {describe(value)}; expected a tuple ({', '.join(names)})")
+            raise BadReturn(
+                f"{what} returned {describe(value)}; expected a tuple ({', '.join(names)})"
+            )
         return tuple(value)
 
     # -- judging --------------------------------------------------------------------------------
@@ -106,13 +130,17 @@ class Context:
         self.comparisons.append(result)
         return result.passed
 
-    def diagnose(self, student: dict[str, Any], candidates: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    def diagnose(
+        self, student: dict[str, Any], candidates: Sequence[tuple[str, dict[str, Any]]]
+    ) -> None:
         """After a failure, name the first known mistake whose outputs the student's all match."""
         if self.diagnosis or all(c.passed for c in self.comparisons):
             return
         for message, expected in candidates:
-            if expected and all(name in student and self._close(student[name], value)
-                                for name, value in expected.items()):
+            if expected and all(
+                name in student and self._close(student[name], value)
+                for name, value in expected.items()
+            ):
                 self.diagnosis = message
                 return
 

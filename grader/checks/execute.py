@@ -33,29 +33,52 @@ __all__ = ["run_checks"]
 log = logging.getLogger(__name__)
 
 
-def run_checks(spec: Spec, session: Session, oracle: Oracle, *, missing: Sequence[str] = (),
-               limits: Limits = Limits()) -> tuple[Outcome, ...]:
+_DEFAULT_LIMITS = Limits()
+
+
+def run_checks(
+    spec: Spec,
+    session: Session,
+    oracle: Oracle,
+    *,
+    missing: Sequence[str] = (),
+    limits: Limits = _DEFAULT_LIMITS,
+) -> tuple[Outcome, ...]:
     """Run every active check of ``spec`` in order; one ``Outcome`` per check.
 
     ``limits.check_seconds`` bounds each check, ``limits.submission_seconds`` all of them (checks
     that would start after it is spent are not run and say so), ``limits.output_bytes`` what is
     kept of each check's printed output.
     """
-    broken: dict[str, str] = {m: f"{spec.student_modules[m]} was not found in the submission" for m in missing}
+    broken: dict[str, str] = {
+        m: f"{spec.student_modules[m]} was not found in the submission" for m in missing
+    }
     end = time.monotonic() + limits.submission_seconds
     outcomes = []
     for check in spec.active_checks():
         left = end - time.monotonic()
         if left <= 0:
-            broken = {m: f"not run: the submission's time limit ({limits.submission_seconds:g} s) was used up"
-                      for m in spec.student_modules}
+            broken = {
+                m: f"not run: the submission's time limit ({limits.submission_seconds:g} s) "
+                "was used up"
+                for m in spec.student_modules
+            }
         timeout = max(min(limits.check_seconds, left), 0.001)
-        outcomes.append(_run_one(check, spec, session, oracle, broken, timeout, limits.output_bytes))
+        outcomes.append(
+            _run_one(check, spec, session, oracle, broken, timeout, limits.output_bytes)
+        )
     return tuple(outcomes)
 
 
-def _run_one(check: Check, spec: Spec, session: Session, oracle: Oracle, broken: dict[str, str],
-             timeout: float, output_bytes: int) -> Outcome:
+def _run_one(
+    check: Check,
+    spec: Spec,
+    session: Session,
+    oracle: Oracle,
+    broken: dict[str, str],
+    timeout: float,
+    output_bytes: int,
+) -> Outcome:
     start = time.monotonic()
     offset = session.output_size()
     ctx = Context(check, spec, session, oracle, timeout)
@@ -71,33 +94,59 @@ def _run_one(check: Check, spec: Spec, session: Session, oracle: Oracle, broken:
         status, message = "error", str(exc)
     except StudentMissing as exc:
         where = spec.student_modules.get(spec.module_of(check.subject), "?")
-        status, message = "error", f"{exc.detail} (looked for {spec.api.name(check.subject)!r} in {where})"
+        status, message = (
+            "error",
+            f"{exc.detail} (looked for {spec.api.name(check.subject)!r} in {where})",
+        )
     except StudentUngradable as exc:
-        status, message = "error", f"the student's code returned something that cannot be graded: {exc.detail}"
+        status, message = (
+            "error",
+            f"the student's code returned something that cannot be graded: {exc.detail}",
+        )
     except StudentRaised as exc:
         raised = Raised(type=exc.type, where=_where(exc))
         status, message = "error", f"raised {exc}{raised.where}"
     except StudentTimeout:
-        status, message = "timeout", f"did not finish within {timeout:g} s (the per-check time limit)"
+        status, message = (
+            "timeout",
+            f"did not finish within {timeout:g} s (the per-check time limit)",
+        )
     except StudentCrashed as exc:
         status, message = "error", str(exc)
     except BadReturn as exc:
         status, message = "failed", str(exc)
     except Exception:  # a bug of ours must not cost the other checks or the batch
         log.exception("internal error in check %s", check.id)
-        status, message = "error", "internal grader error in this check (reported to the instructor log)"
+        status, message = (
+            "error",
+            "internal grader error in this check (reported to the instructor log)",
+        )
     comparisons = tuple(ctx.comparisons)
     if status == "passed":
         status, message = _judged(comparisons)
-    return Outcome(check_id=check.id, status=status, message=message, notes=tuple(ctx.notes),
-                   comparisons=comparisons, diagnosis=ctx.diagnosis,
-                   output=session.output_since(offset, output_bytes), seconds=time.monotonic() - start,
-                   credit=ctx.credit, raised=raised)
+    return Outcome(
+        check_id=check.id,
+        status=status,
+        message=message,
+        notes=tuple(ctx.notes),
+        comparisons=comparisons,
+        diagnosis=ctx.diagnosis,
+        output=session.output_since(offset, output_bytes),
+        seconds=time.monotonic() - start,
+        credit=ctx.credit,
+        raised=raised,
+    )
 
 
-def _import(module: str, spec: Spec, session: Session, deadline: float, broken: dict[str, str],
-            timeout: float) -> None:
-    """Import a student module in the child, or raise ``ModuleBlocked`` (remembered in ``broken``)."""
+def _import(
+    module: str,
+    spec: Spec,
+    session: Session,
+    deadline: float,
+    broken: dict[str, str],
+    timeout: float,
+) -> None:
+    """Import a student module in the child, or raise ``ModuleBlocked`` (kept in ``broken``)."""
     if module in broken:
         raise ModuleBlocked(broken[module])
     path = spec.student_modules[module]

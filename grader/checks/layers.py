@@ -65,9 +65,15 @@ def _layernorm(ctx: Context) -> list[Any]:
 LAYERS = {
     "affine": Layer("affine_forward", "affine_backward", _affine, ("dx", "dw", "db")),
     "relu": Layer("relu_forward", "relu_backward", _relu, ("dx",)),
-    "batchnorm": Layer("batchnorm_forward", "batchnorm_backward", _batchnorm, ("dx", "dgamma", "dbeta")),
-    "batchnorm_alt": Layer("batchnorm_forward", "batchnorm_backward_alt", _batchnorm, ("dx", "dgamma", "dbeta")),
-    "layernorm": Layer("layernorm_forward", "layernorm_backward", _layernorm, ("dx", "dgamma", "dbeta")),
+    "batchnorm": Layer(
+        "batchnorm_forward", "batchnorm_backward", _batchnorm, ("dx", "dgamma", "dbeta")
+    ),
+    "batchnorm_alt": Layer(
+        "batchnorm_forward", "batchnorm_backward_alt", _batchnorm, ("dx", "dgamma", "dbeta")
+    ),
+    "layernorm": Layer(
+        "layernorm_forward", "layernorm_backward", _layernorm, ("dx", "dgamma", "dbeta")
+    ),
 }
 BY_FORWARD = {layer.forward: layer for layer in LAYERS.values()}
 BY_BACKWARD = {layer.backward: layer for layer in LAYERS.values()}
@@ -88,7 +94,9 @@ def value_forward(ctx: Context) -> None:
         # Notebook test-time check: many train-mode calls sharing one bn_param, then test mode.
         train_param, ref_param = {"mode": "train"}, {"mode": "train"}
         for _ in range(warmup):
-            xs = ctx.randn("x", args[0].shape, scale=ctx.param("scale", 5.0), shift=ctx.param("shift", 12.0))
+            xs = ctx.randn(
+                "x", args[0].shape, scale=ctx.param("scale", 5.0), shift=ctx.param("shift", 12.0)
+            )
             batches.append(xs.copy())
             reply = ctx.call(layer.forward, xs, args[1], args[2], train_param, return_args=True)
             train_param = reply["args"][3]
@@ -122,28 +130,43 @@ def value_backward(ctx: Context) -> None:
     ref_args = _copy(args)
     ref_out, ref_cache = ctx.oracle.call(layer.forward, *ref_args)
     dout = ctx.randn("dout", np.shape(ref_out))
-    out, cache = ctx.returns(ctx.call(layer.forward, *args, keep=(1,)), ("out", "cache"), layer.forward)
+    _out, cache = ctx.returns(
+        ctx.call(layer.forward, *args, keep=(1,)), ("out", "cache"), layer.forward
+    )
     grads = ctx.returns(ctx.call(layer.backward, dout, cache), layer.grads, layer.backward)
     expected = ctx.oracle.call(layer.backward, dout, ref_cache)
-    for name, actual, want in zip(layer.grads, grads, expected if len(layer.grads) > 1 else (expected,)):
+    wanted = expected if len(layer.grads) > 1 else (expected,)
+    for name, actual, want in zip(layer.grads, grads, wanted, strict=True):
         ctx.compare(name, actual, want)
         if name in ("dgamma", "dbeta") and getattr(actual, "shape", None) == (args[0].shape[0],):
             ctx.diagnosis = f"{name} is summed over the wrong axis: sum over the batch (axis 0)"
     if layer.forward == "batchnorm_forward":
-        ctx.diagnose(dict(zip(layer.grads, grads)), ctx.oracle.mistakes("batchnorm_backward", *args[:3], dout))
+        ctx.diagnose(
+            dict(zip(layer.grads, grads, strict=True)),
+            ctx.oracle.mistakes("batchnorm_backward", *args[:3], dout),
+        )
 
 
 def gradient(ctx: Context) -> None:
     """Student backward vs centred differences of the student's own forward (float64)."""
     layer = BY_BACKWARD[ctx.check.subject]
     args = layer.inputs(ctx)
-    out, cache = ctx.returns(ctx.call(layer.forward, *_copy(args), keep=(1,)), ("out", "cache"), layer.forward)
+    out, cache = ctx.returns(
+        ctx.call(layer.forward, *_copy(args), keep=(1,)), ("out", "cache"), layer.forward
+    )
     dout = ctx.randn("dout", np.shape(out))
     grads = ctx.returns(ctx.call(layer.backward, dout, cache), layer.grads, layer.backward)
     h = float(ctx.param("h", 1e-5))
-    for i, (name, analytic) in enumerate(zip(layer.grads, grads)):
-        numeric = ctx.request("numgrad", (_copy(args), {}), fn=ctx.target(layer.forward), output=0,
-                              wrt={"arg": i}, h=h, dout=dout)
+    for i, (name, analytic) in enumerate(zip(layer.grads, grads, strict=True)):
+        numeric = ctx.request(
+            "numgrad",
+            (_copy(args), {}),
+            fn=ctx.target(layer.forward),
+            output=0,
+            wrt={"arg": i},
+            h=h,
+            dout=dout,
+        )
         ctx.compare(name, analytic, numeric)
 
 
@@ -156,19 +179,30 @@ def value_loss(ctx: Context) -> None:
     ctx.compare("dx", dx, ref_dx)
     if ctx.check.subject == "softmax_loss":
         # Advisory only: without the max shift, softmax overflows on large scores.
-        big, _ = ctx.returns(ctx.call("softmax_loss", 1e3 * x / max(float(np.abs(x).max()), 1e-12), y),
-                             ("loss", "dx"), "softmax_loss")
+        big, _ = ctx.returns(
+            ctx.call("softmax_loss", 1e3 * x / max(float(np.abs(x).max()), 1e-12), y),
+            ("loss", "dx"),
+            "softmax_loss",
+        )
         if not np.isfinite(np.asarray(big, dtype=float)).all():
-            ctx.notes.append("advisory, no points lost: softmax_loss returns a non-finite loss for scores "
-                             "around 1000; subtract each row's maximum before exponentiating")
+            ctx.notes.append(
+                "advisory, no points lost: softmax_loss returns a non-finite loss for scores "
+                "around 1000; subtract each row's maximum before exponentiating"
+            )
 
 
 def gradient_loss(ctx: Context) -> None:
     """softmax_loss / svm_loss: returned dx vs centred differences of the returned loss."""
     x, y = _loss_inputs(ctx)
     _loss, dx = ctx.returns(ctx.call(ctx.check.subject, x, y), ("loss", "dx"), ctx.check.subject)
-    numeric = ctx.request("numgrad", ([x, y], {}), fn=ctx.target(ctx.check.subject), output=0,
-                          wrt={"arg": 0}, h=float(ctx.param("h", 1e-5)))
+    numeric = ctx.request(
+        "numgrad",
+        ([x, y], {}),
+        fn=ctx.target(ctx.check.subject),
+        output=0,
+        wrt={"arg": 0},
+        h=float(ctx.param("h", 1e-5)),
+    )
     ctx.compare("dx", dx, numeric)
 
 

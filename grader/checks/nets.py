@@ -15,7 +15,15 @@ from grader.checks.context import Context
 from grader.compare import compare
 from grader.spec import Api
 
-__all__ = ["build", "canonical_kwargs", "close", "course_kwargs", "reference_kwargs", "reference_twin", "scores"]
+__all__ = [
+    "build",
+    "canonical_kwargs",
+    "close",
+    "course_kwargs",
+    "reference_kwargs",
+    "reference_twin",
+    "scores",
+]
 
 
 def canonical_kwargs(ctx: Context) -> dict[str, Any]:
@@ -63,11 +71,15 @@ def course_kwargs(api: Api, subject: str, kw: dict[str, Any]) -> tuple[list[Any]
 def build(ctx: Context, kw: dict[str, Any]) -> Any:
     """Construct the student's model with canonical kwargs mapped to the course's."""
     args, ckw = course_kwargs(ctx.api, ctx.check.subject, kw)
-    return ctx.request("construct", (args, ckw), fn=ctx.target(ctx.check.subject), seed=ctx.check.seed)
+    return ctx.request(
+        "construct", (args, ckw), fn=ctx.target(ctx.check.subject), seed=ctx.check.seed
+    )
 
 
-def scores(ctx: Context, method: dict[str, Any], X: np.ndarray, ref: Any, kw: dict[str, Any]) -> None:
-    """Test-mode scores ``loss(X)`` of the student's net vs the reference's (``X``: shape (N, D))."""
+def scores(
+    ctx: Context, method: dict[str, Any], X: np.ndarray, ref: Any, kw: dict[str, Any]
+) -> None:
+    """Test-mode scores ``loss(X)`` of the student's net vs the reference's (X: shape (N, D))."""
     scores = ctx.call(method, X.copy())
     expected = ref.loss(X.copy())
     if kw.get("normalization") == "batchnorm" and ctx.api.bn_mode_line == "either":
@@ -87,7 +99,9 @@ def close(ctx: Context, actual: Any, expected: np.ndarray) -> bool:
 
 def reference_twin(ctx: Context, ref: Any, kw: dict[str, Any], line: str) -> Any:
     """A reference net with ``ref``'s parameters and the other batchnorm mode line."""
-    twin = ctx.oracle.model("FullyConnectedNet", **{**reference_kwargs(ctx, kw), "bn_mode_line": line})
+    twin = ctx.oracle.model(
+        "FullyConnectedNet", **{**reference_kwargs(ctx, kw), "bn_mode_line": line}
+    )
     twin.params = {k: v.copy() for k, v in ref.params.items()}
     return twin
 

@@ -29,13 +29,21 @@ def notebook_fixture(n: int = 4, d: int = 5) -> dict[str, np.ndarray]:
     def lin(a: float, b: float) -> np.ndarray:
         return np.linspace(a, b, num=size).reshape(n, d)
 
-    return {"w": lin(-0.4, 0.6), "dw": lin(-0.6, 0.4), "velocity": lin(0.6, 0.9),
-            "cache": lin(0.6, 0.9), "m": lin(0.6, 0.9), "v": lin(0.7, 0.5)}
+    return {
+        "w": lin(-0.4, 0.6),
+        "dw": lin(-0.6, 0.4),
+        "velocity": lin(0.6, 0.9),
+        "cache": lin(0.6, 0.9),
+        "m": lin(0.6, 0.9),
+        "v": lin(0.7, 0.5),
+    }
 
 
 def _inputs(ctx: Context, rule: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """w, dw and the canonical config (state included unless the check tests the defaults)."""
-    config: dict[str, Any] = {"learning_rate": float(ctx.param("learning_rate", 1e-2 if rule != "adam" else 1e-3))}
+    config: dict[str, Any] = {
+        "learning_rate": float(ctx.param("learning_rate", 1e-2 if rule != "adam" else 1e-3))
+    }
     for key in ("momentum", "decay_rate", "beta1", "beta2", "epsilon"):
         if key in ctx.check.params:
             config[key] = float(ctx.check.params[key])
@@ -43,8 +51,14 @@ def _inputs(ctx: Context, rule: str) -> tuple[np.ndarray, np.ndarray, dict[str, 
         arrays = notebook_fixture()
     else:
         shape = ctx.shape("w", (4, 5))
-        arrays = {"w": ctx.randn("w", shape), "dw": ctx.randn("dw", shape), "velocity": ctx.randn("velocity", shape),
-                  "cache": ctx.rng.rand(*shape) + 0.1, "m": ctx.randn("m", shape) * 0.1, "v": ctx.rng.rand(*shape) * 0.1}
+        arrays = {
+            "w": ctx.randn("w", shape),
+            "dw": ctx.randn("dw", shape),
+            "velocity": ctx.randn("velocity", shape),
+            "cache": ctx.rng.rand(*shape) + 0.1,
+            "m": ctx.randn("m", shape) * 0.1,
+            "v": ctx.rng.rand(*shape) * 0.1,
+        }
     if not ctx.param("fresh", False):
         for key in STATE[rule]:
             config[key] = int(ctx.param("t", 5)) if key == "t" else arrays[key]
@@ -63,16 +77,29 @@ def value(ctx: Context) -> None:
         del student_config[keys["t"]]  # the student's code must supply its own default
     reply = ctx.call(rule, w.copy(), dw.copy(), student_config)
     next_w, returned = ctx.returns(reply, ("next_w", "config"), rule)
-    ref_w, ref_config = ctx.oracle.call(rule, w.copy(), dw.copy(), {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in config.items()})
+    ref_w, ref_config = ctx.oracle.call(
+        rule,
+        w.copy(),
+        dw.copy(),
+        {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in config.items()},
+    )
     ctx.compare("next_w", next_w, ref_w)
     if not isinstance(returned, dict):
-        ctx.require("config", False, f"{rule} returned config as {type(returned).__name__}; expected the config dict")
+        ctx.require(
+            "config",
+            False,
+            f"{rule} returned config as {type(returned).__name__}; expected the config dict",
+        )
         return
     student = {"next_w": next_w}
     for key in STATE[rule]:
         course_key = keys.get(key, key)
         student[f"config['{key}']"] = returned.get(course_key)
-        ctx.compare(f"config['{course_key}']", returned.get(course_key), np.asarray(ref_config[key], dtype=float))
+        ctx.compare(
+            f"config['{course_key}']",
+            returned.get(course_key),
+            np.asarray(ref_config[key], dtype=float),
+        )
     ctx.diagnose(student, ctx.oracle.mistakes(rule, w, dw, config))
 
 

@@ -40,11 +40,11 @@ class Oracle(Protocol):
         ...
 
     def model(self, name: str, **kwargs: Any) -> Model:
-        """A reference net ``name`` (``TwoLayerNet``, ``FullyConnectedNet``) built with ``kwargs``."""
+        """The reference net ``name`` (``TwoLayerNet``, ``FullyConnectedNet``) with ``kwargs``."""
         ...
 
     def mistakes(self, name: str, *args: Any) -> Candidates:
-        """The known mistakes of ``name`` (``grader.checks.mistakes``) on ``args``; ``[]`` if none."""
+        """The known mistakes of ``name`` (``grader.checks.mistakes``) on ``args``, or ``[]``."""
         ...
 
 

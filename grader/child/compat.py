@@ -117,8 +117,18 @@ def _stand_ins() -> dict[str, types.ModuleType]:
     return mods
 
 
-TORCH_MODULES = ("torch", "torch.nn", "torch.nn.functional", "torch.autograd", "torch.optim", "torch.utils",
-                 "torch.utils.data", "torchvision", "torchvision.transforms", "torchvision.datasets")
+TORCH_MODULES = (
+    "torch",
+    "torch.nn",
+    "torch.nn.functional",
+    "torch.autograd",
+    "torch.optim",
+    "torch.utils",
+    "torch.utils.data",
+    "torchvision",
+    "torchvision.transforms",
+    "torchvision.datasets",
+)
 
 
 class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -103,7 +103,9 @@ class Encoder:
         if array.dtype.kind not in ALLOWED_KINDS:
             raise ProtocolError(f"array of dtype {array.dtype} cannot be sent (numeric only)")
         name = f"a{len(self.arrays)}"
-        self.arrays[name] = np.asarray(array, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
+        self.arrays[name] = np.asarray(
+            array, order="C"
+        )  # not ascontiguousarray: it makes 0-d arrays 1-d
         return {"$a": name}
 
 
@@ -142,7 +144,8 @@ def decode(value: Any, arrays: dict[str, np.ndarray], handle: Any = None, _depth
     if "$d" in value:
         pairs = value["$d"]
         if not isinstance(pairs, list) or not all(
-                isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in pairs):
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in pairs
+        ):
             raise ProtocolError("a dict tag must hold [key, value] pairs with string keys")
         return {k: decode(v, arrays, handle, depth) for k, v in pairs}
     if "$h" in value:
@@ -221,7 +224,8 @@ def read_frame(
     payload_len = int.from_bytes(reader.read(8), "big")
     if payload_len > max_payload:
         raise ProtocolError(
-            f"result of {payload_len / 2**20:.1f} MiB exceeds the {max_payload / 2**20:.0f} MiB limit"
+            f"result of {payload_len / 2**20:.1f} MiB exceeds the {max_payload / 2**20:.0f} MiB "
+            "limit"
         )
     arrays = load_arrays(reader.read(payload_len), max_bytes=max_payload) if payload_len else {}
     return header, arrays
@@ -237,7 +241,7 @@ def load_arrays(payload: bytes, *, max_bytes: int = 256 * 1024 * 1024) -> dict[s
     try:
         with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except Exception as exc:  # noqa: BLE001 - any malformed archive is a protocol error
+    except Exception as exc:
         raise ProtocolError(f"result payload is not a valid array archive: {exc}") from None
     for name, array in arrays.items():  # what numpy read must be what was checked
         if not isinstance(array, np.ndarray) or (array.dtype, array.shape) != expected.get(name):
@@ -262,14 +266,20 @@ def check_archive(payload: bytes, *, max_bytes: int) -> dict[str, tuple[np.dtype
     """
     if len(payload) < _EOCD.size or payload[:4] != b"PK\x03\x04":
         raise ProtocolError("result payload is not an .npz array archive")
-    sig, _disk, _cd_disk, here, total, cd_size, cd_offset, comment = _EOCD.unpack(payload[-_EOCD.size:])
+    sig, _disk, _cd_disk, here, total, cd_size, cd_offset, comment = _EOCD.unpack(
+        payload[-_EOCD.size :]
+    )
     if sig != b"PK\x05\x06" or comment != 0:
         raise ProtocolError("result payload does not end with a plain zip end record")
-    if payload[-_EOCD.size - 20:-_EOCD.size][:4] == b"PK\x06\x07":
+    if payload[-_EOCD.size - 20 : -_EOCD.size][:4] == b"PK\x06\x07":
         raise ProtocolError("result payload uses zip64 end records (never written by the protocol)")
     if total > MAX_ARRAYS:
         raise ProtocolError(f"result payload holds {total} arrays (at most {MAX_ARRAYS})")
-    if here != total or cd_size > total * _CD_ENTRY_BYTES or cd_offset + cd_size > len(payload) - _EOCD.size:
+    if (
+        here != total
+        or cd_size > total * _CD_ENTRY_BYTES
+        or cd_offset + cd_size > len(payload) - _EOCD.size
+    ):
         raise ProtocolError("result payload has an inconsistent zip directory")
     try:
         archive = zipfile.ZipFile(io.BytesIO(payload))
@@ -284,16 +294,22 @@ def check_archive(payload: bytes, *, max_bytes: int) -> dict[str, tuple[np.dtype
         for info in members:
             name = info.filename
             if not _MEMBER_NAME.fullmatch(name) or name[:-4] in found:
-                raise ProtocolError(f"result payload has a bad or repeated member name {name[:80]!r}")
+                raise ProtocolError(
+                    f"result payload has a bad or repeated member name {name[:80]!r}"
+                )
             if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
-                raise ProtocolError(f"array {name!r} is compressed (only stored members are accepted)")
+                raise ProtocolError(
+                    f"array {name!r} is compressed (only stored members are accepted)"
+                )
             if info.flag_bits & 0x1:
                 raise ProtocolError(f"array {name!r} is encrypted")
             dtype, shape, data_offset = _check_member(archive, info)
             nbytes = math.prod(shape) * dtype.itemsize
             if data_offset + nbytes != info.file_size:
-                raise ProtocolError(f"array {name!r}: its header says shape {shape} of {dtype} "
-                                    f"({nbytes} bytes) but the member holds {info.file_size - data_offset}")
+                raise ProtocolError(
+                    f"array {name!r}: its header says shape {shape} of {dtype} "
+                    f"({nbytes} bytes) but the member holds {info.file_size - data_offset}"
+                )
             budget -= nbytes
             if budget < 0:
                 raise ProtocolError(f"result arrays exceed the {max_bytes / 2**20:.0f} MiB limit")
@@ -301,25 +317,39 @@ def check_archive(payload: bytes, *, max_bytes: int) -> dict[str, tuple[np.dtype
     return found
 
 
-def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[np.dtype, tuple[int, ...], int]:
+def _check_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo
+) -> tuple[np.dtype, tuple[int, ...], int]:
     """(dtype, shape, offset of the data) from the ``.npy`` header of one stored member."""
     name = info.filename
     try:
         with archive.open(info) as member:
             head = io.BytesIO(member.read(min(info.file_size, _NPY_HEAD_BYTES)))
         version = np.lib.format.read_magic(head)
-        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        readers = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }
         if version not in readers:
-            raise ProtocolError(f"array {name!r} has .npy format version {version} (1.0 or 2.0 only)")
+            raise ProtocolError(
+                f"array {name!r} has .npy format version {version} (1.0 or 2.0 only)"
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # headers that need numpy's Python 2 repairs are refused
             shape, _fortran, dtype = readers[version](head)
     except ProtocolError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any malformed member is a protocol error
+    except Exception as exc:
         raise ProtocolError(f"array {name!r} has no valid .npy header: {exc}") from None
-    if dtype.kind not in ALLOWED_KINDS or dtype.fields is not None or dtype.subdtype is not None or dtype.hasobject:
-        raise ProtocolError(f"array {name!r} has dtype {dtype} (only bool, integer and float arrays may cross)")
+    if (
+        dtype.kind not in ALLOWED_KINDS
+        or dtype.fields is not None
+        or dtype.subdtype is not None
+        or dtype.hasobject
+    ):
+        raise ProtocolError(
+            f"array {name!r} has dtype {dtype} (only bool, integer and float arrays may cross)"
+        )
     if len(shape) > MAX_DIMS or any(n < 0 for n in shape):
         raise ProtocolError(f"array {name!r} has an invalid shape {shape[:MAX_DIMS]}")
     return dtype, tuple(shape), head.tell()

@@ -2,7 +2,8 @@
 
 Gradescope reads the top-level ``score``, ``output``, ``visibility``, ``stdout_visibility`` and
 ``tests[]`` with ``name``, ``score``, ``max_score``, ``status`` ('passed'/'failed'), ``output``,
-``visibility``, ``tags`` and ``extra_data``; other keys are ignored by Gradescope and carry our detail.
+``visibility``, ``tags`` and ``extra_data``; other keys are ignored by Gradescope and carry our
+detail.
 Every check is rendered from its student view (``grader.report.student_view``), which decides what
 a student may see.
 """
@@ -48,8 +49,15 @@ def _test(check: StudentCheck) -> dict[str, Any]:
             "root_cause": check.root_cause,
             "seconds": round(check.seconds, 4),
             "comparisons": [
-                {"name": c.name, "passed": c.passed, "message": c.message, "max_abs_err": _num(c.max_abs_err),
-                 "max_rel_err": _num(c.max_rel_err), "mismatched": c.mismatched, "total": c.total}
+                {
+                    "name": c.name,
+                    "passed": c.passed,
+                    "message": c.message,
+                    "max_abs_err": _num(c.max_abs_err),
+                    "max_rel_err": _num(c.max_rel_err),
+                    "mismatched": c.mismatched,
+                    "total": c.total,
+                }
                 for c in check.comparisons
             ],
         },
@@ -58,7 +66,10 @@ def _test(check: StudentCheck) -> dict[str, Any]:
 
 def to_gradescope(result: SubmissionResult) -> dict[str, Any]:
     """The results.json document of one submission (plain JSON, no NaN)."""
-    output = [f"{result.score:g} / {result.max_score:g} points ({result.assignment or 'unknown assignment'})"]
+    output = [
+        f"{result.score:g} / {result.max_score:g} points "
+        f"({result.assignment or 'unknown assignment'})"
+    ]
     if result.error:
         output.append(f"Could not grade: {result.error}")
     output.extend(result.notes)
@@ -83,4 +94,6 @@ def to_gradescope(result: SubmissionResult) -> dict[str, Any]:
 def write_results_json(result: SubmissionResult, path: Path) -> None:
     """Write ``path`` (creating its folder)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_gradescope(result), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(to_gradescope(result), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )

@@ -57,12 +57,23 @@ def student_check(check: CheckResult) -> StudentCheck:
     visible = check.visibility == "visible"
     message = check.message
     if check.raised is not None and not visible:
-        message = f"raised {check.raised.type}{check.raised.where} (the message is not shown for hidden checks)"
+        raised = check.raised
+        message = f"raised {raised.type}{raised.where} (the message is not shown for hidden checks)"
     if check.notes:
         message += " (" + "; ".join(check.notes) + ")"
     return StudentCheck(
-        check_id=check.check_id, part=check.part, title=check.title, status=check.status,
-        score=check.score, max_score=check.max_score, counts=check.counts, visibility=check.visibility,
-        message=message, diagnosis=check.diagnosis, root_cause=check.root_cause,
-        output=check.output if visible else "", comparisons=check.comparisons, seconds=check.seconds,
+        check_id=check.check_id,
+        part=check.part,
+        title=check.title,
+        status=check.status,
+        score=check.score,
+        max_score=check.max_score,
+        counts=check.counts,
+        visibility=check.visibility,
+        message=message,
+        diagnosis=check.diagnosis,
+        root_cause=check.root_cause,
+        output=check.output if visible else "",
+        comparisons=check.comparisons,
+        seconds=check.seconds,
     )

@@ -15,8 +15,11 @@ def one_line(result: SubmissionResult) -> str:
     if result.error:
         return f"{result.name:<28} ERROR  {result.error}"
     passed = sum(c.status == "passed" for c in result.checks)
-    return (f"{result.name:<28} {result.score:6.1f}/{result.max_score:<6.1f} {passed}/{len(result.checks)} checks passed"
-            f"  [{result.assignment}, {result.isolation}]")
+    return (
+        f"{result.name:<28} {result.score:6.1f}/{result.max_score:<6.1f} "
+        f"{passed}/{len(result.checks)} checks passed"
+        f"  [{result.assignment}, {result.isolation}]"
+    )
 
 
 def check_table(result: SubmissionResult, width: int = 100) -> str:
@@ -34,9 +37,15 @@ def check_table(result: SubmissionResult, width: int = 100) -> str:
         points = f"{check.score:g}/{check.max_score:g}" if check.counts else "info"
         lines.append(f"  {MARK[check.status]:<8}{points:>8}  {check.title}")
         if check.status != "passed":
-            detail = check.message + (f" — looks like: {check.diagnosis}" if check.diagnosis else "")
+            detail = check.message + (
+                f" — looks like: {check.diagnosis}" if check.diagnosis else ""
+            )
             if check.root_cause:
                 detail += f" (likely caused by '{check.root_cause}')"
-            lines.extend(textwrap.wrap(detail, width=width, initial_indent=" " * 18, subsequent_indent=" " * 18))
+            lines.extend(
+                textwrap.wrap(
+                    detail, width=width, initial_indent=" " * 18, subsequent_indent=" " * 18
+                )
+            )
     lines.append(f"\nTotal: {result.score:g} / {result.max_score:g}")
     return "\n".join(lines)

@@ -34,8 +34,12 @@ class LimitInfo:
     """What enforces it (for the docs table)."""
 
 
-def _limit(default: float, option: str, metavar: str, help: str, enforced_by: str, unit: int = 1) -> Any:
-    return field(default=default, metadata={"limit": LimitInfo(option, metavar, unit, help, enforced_by)})
+def _limit(
+    default: float, option: str, metavar: str, help: str, enforced_by: str, unit: int = 1
+) -> Any:
+    return field(
+        default=default, metadata={"limit": LimitInfo(option, metavar, unit, help, enforced_by)}
+    )
 
 
 @dataclass(frozen=True)
@@ -47,35 +51,73 @@ class Limits:
     and the docs table are generated from it (``limit_fields``, ``docs_table``).
     """
 
-    check_seconds: float = _limit(60.0, "--timeout", "S", "wall-time limit per check, in seconds",
-                                  "the session's deadline (the child is killed and restarted)")
+    check_seconds: float = _limit(
+        60.0,
+        "--timeout",
+        "S",
+        "wall-time limit per check, in seconds",
+        "the session's deadline (the child is killed and restarted)",
+    )
     """Wall time of one check (enforced by the session; the child is killed and restarted)."""
     submission_seconds: float = _limit(
-        900.0, "--submission-timeout", "S",
+        900.0,
+        "--submission-timeout",
+        "S",
         "wall-time limit of a whole submission, in seconds (later checks are not run)",
-        "the check stage: later checks are not run")
+        "the check stage: later checks are not run",
+    )
     """Wall time of a whole submission; checks after it is spent are not run."""
-    cpu_seconds: int = _limit(600, "--cpu-seconds", "N", "CPU-time limit per process, in seconds",
-                              "RLIMIT_CPU (SIGXCPU)")
+    cpu_seconds: int = _limit(
+        600, "--cpu-seconds", "N", "CPU-time limit per process, in seconds", "RLIMIT_CPU (SIGXCPU)"
+    )
     """CPU time per process (RLIMIT_CPU; the kernel sends SIGXCPU, then SIGKILL)."""
-    memory_bytes: int = _limit(2 * 1024**3, "--memory-mb", "M",
-                               "memory limit of the student's process tree, in MiB",
-                               "cgroup (RLIMIT_AS without one)", unit=2**20)
+    memory_bytes: int = _limit(
+        2 * 1024**3,
+        "--memory-mb",
+        "M",
+        "memory limit of the student's process tree, in MiB",
+        "cgroup (RLIMIT_AS without one)",
+        unit=2**20,
+    )
     """Memory of the whole tree (cgroup memory controller; RLIMIT_AS per process as a fallback)."""
-    max_processes: int = _limit(32, "--max-processes", "N", "processes and threads the student's code may run",
-                                "cgroup `pids.max` (RLIMIT_NPROC backstop)")
-    """Processes and threads of the tree (cgroup pids controller; RLIMIT_NPROC for the sandbox uid)."""
-    max_open_files: int = _limit(256, "--max-open-files", "N", "open files per process", "RLIMIT_NOFILE")
+    max_processes: int = _limit(
+        32,
+        "--max-processes",
+        "N",
+        "processes and threads the student's code may run",
+        "cgroup `pids.max` (RLIMIT_NPROC backstop)",
+    )
+    """Processes and threads of the tree (cgroup pids controller; RLIMIT_NPROC of the sandbox
+    uid)."""
+    max_open_files: int = _limit(
+        256, "--max-open-files", "N", "open files per process", "RLIMIT_NOFILE"
+    )
     """Open file descriptors per process (RLIMIT_NOFILE)."""
-    max_file_bytes: int = _limit(64 * 1024**2, "--max-file-mb", "M",
-                                 "largest file the student's code may write, printed output included, in MiB",
-                                 "RLIMIT_FSIZE, the captured output included", unit=2**20)
+    max_file_bytes: int = _limit(
+        64 * 1024**2,
+        "--max-file-mb",
+        "M",
+        "largest file the student's code may write, printed output included, in MiB",
+        "RLIMIT_FSIZE, the captured output included",
+        unit=2**20,
+    )
     """Largest file a process may write, its captured output included (RLIMIT_FSIZE)."""
-    output_bytes: int = _limit(64 * 1024, "--output-kb", "K", "printed output kept per check, in KiB",
-                               "the session keeps the last K KiB per check", unit=1024)
+    output_bytes: int = _limit(
+        64 * 1024,
+        "--output-kb",
+        "K",
+        "printed output kept per check, in KiB",
+        "the session keeps the last K KiB per check",
+        unit=1024,
+    )
     """How much of what the student's code printed is kept per check."""
-    threads: int = _limit(1, "--threads", "N", "BLAS/OpenMP threads of the student's process",
-                          "`OMP_NUM_THREADS` and friends")
+    threads: int = _limit(
+        1,
+        "--threads",
+        "N",
+        "BLAS/OpenMP threads of the student's process",
+        "`OMP_NUM_THREADS` and friends",
+    )
     """BLAS/OpenMP threads (OMP_NUM_THREADS and friends), pinned for determinism."""
 
     @classmethod
@@ -91,7 +133,9 @@ class Limits:
         if unknown:
             raise ValueError(f"unknown limits: {', '.join(unknown)}")
         types = {f.name: f.type for f in fields(cls)}
-        typed: dict[str, Any] = {k: (int(v) if types[k] in ("int", int) else float(v)) for k, v in values.items()}
+        typed: dict[str, Any] = {
+            k: (int(v) if types[k] in ("int", int) else float(v)) for k, v in values.items()
+        }
         return cls(**typed)
 
     # -- how a report names a limit -------------------------------------------------------------
@@ -110,7 +154,8 @@ class Limits:
 
     def file_size_message(self) -> str:
         """The file-size limit (which also caps printed output), as a report names it."""
-        return f"file size limit ({self.max_file_bytes / 2**20:g} MiB, printed output included) exceeded"
+        mib = self.max_file_bytes / 2**20
+        return f"file size limit ({mib:g} MiB, printed output included) exceeded"
 
     def open_files_message(self) -> str:
         """The open-files limit, as a report names it."""
@@ -142,5 +187,7 @@ def docs_table() -> str:
     rows = ["| spec key | option | default | enforced by |", "|---|---|---|---|"]
     for f, info in limit_fields():
         default = f.default / info.unit  # type: ignore[operator]
-        rows.append(f"| `{f.name}` | `{info.option} {info.metavar}` | {default:g} | {info.enforced_by} |")
+        rows.append(
+            f"| `{f.name}` | `{info.option} {info.metavar}` | {default:g} | {info.enforced_by} |"
+        )
     return "\n".join(rows)

@@ -8,6 +8,7 @@ comes back is trusted beyond being plain data of bounded size.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -22,12 +23,15 @@ from grader.child import protocol
 from grader.errors import StudentCrashed, StudentTimeout, student_raised
 from grader.sandbox.limits import Limits
 
+
 class Launcher(Protocol):
     """What the runner needs from a sandbox (see ``grader.sandbox.Sandbox``)."""
 
     isolation: str
 
-    def spawn(self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stdout_path: Path) -> Any: ...
+    def spawn(
+        self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stdout_path: Path
+    ) -> Any: ...
 
     def kill_all(self) -> None: ...
 
@@ -66,27 +70,40 @@ class Session:
         # PYTHONHOME, which the sandbox sets in an otherwise clean environment. -S: no site module
         # (no .pth or sitecustomize processing, and 20 ms faster); numpy's folder comes from the
         # sandbox's PYTHONPATH.
-        argv = [sys.executable, "-S", "-B", str(self.config.runtime / "nngrader_child" / "__main__.py"), str(req_r), str(res_w)]
+        argv = [
+            sys.executable,
+            "-S",
+            "-B",
+            str(self.config.runtime / "nngrader_child" / "__main__.py"),
+            str(req_r),
+            str(res_w),
+        ]
         try:
-            self._proc = self.launcher.spawn(argv, pass_fds=(req_r, res_w), stdout_path=self.config.output_path)
+            self._proc = self.launcher.spawn(
+                argv, pass_fds=(req_r, res_w), stdout_path=self.config.output_path
+            )
         finally:
             os.close(req_r)
             os.close(res_w)
         self._req_w, self._res_r = req_w, res_r
         os.set_blocking(self._req_w, False)
         self.starts += 1
-        self._exchange("init", deadline, workspace=str(self.config.workspace),
-                       modules=dict(self.config.modules), compat=self.config.compat)
+        self._exchange(
+            "init",
+            deadline,
+            workspace=str(self.config.workspace),
+            modules=dict(self.config.modules),
+            compat=self.config.compat,
+        )
 
     def stop(self) -> None:
         """Kill the child and everything it started (it has flushed its output after every
         request, so nothing is lost), and close the pipes."""
         if self._proc is not None:
             self.launcher.kill_all()
-            try:
+            # Already killed: a child that still has not exited is left to the sandbox's sweep.
+            with contextlib.suppress(Exception):
                 self._proc.wait(timeout=5)
-            except Exception:  # noqa: BLE001 - already killed; nothing more to do
-                pass
         for fd in (self._req_w, self._res_r):
             if fd >= 0:
                 os.close(fd)
@@ -104,7 +121,13 @@ class Session:
 
     # -- requests -------------------------------------------------------------------------------
 
-    def request(self, op: str, deadline: float, arrays: Mapping[str, np.ndarray] | None = None, **fields: Any) -> Any:
+    def request(
+        self,
+        op: str,
+        deadline: float,
+        arrays: Mapping[str, np.ndarray] | None = None,
+        **fields: Any,
+    ) -> Any:
         """Send one request and return the decoded reply value.
 
         Raises:
@@ -115,12 +138,20 @@ class Session:
             self._start(deadline)
         return self._exchange(op, deadline, arrays, **fields)
 
-    def _exchange(self, op: str, deadline: float, arrays: Mapping[str, np.ndarray] | None = None, **fields: Any) -> Any:
+    def _exchange(
+        self,
+        op: str,
+        deadline: float,
+        arrays: Mapping[str, np.ndarray] | None = None,
+        **fields: Any,
+    ) -> Any:
         self._next_id += 1
         header = {"op": op, "id": self._next_id, **fields}
         try:
             _write_all(self._req_w, protocol.pack(header, dict(arrays or {})), deadline)
-            reply, out_arrays = protocol.read_frame(self._res_r, deadline=deadline, max_payload=self.config.max_payload)
+            reply, out_arrays = protocol.read_frame(
+                self._res_r, deadline=deadline, max_payload=self.config.max_payload
+            )
         except protocol.ChannelTimeout:
             self.stop()
             raise StudentTimeout("no answer before the deadline") from None
@@ -130,7 +161,9 @@ class Session:
             raise StudentCrashed(why) from None
         if reply.get("id") != self._next_id:
             self.stop()
-            raise StudentCrashed("the student's process wrote something else on the grader's channel")
+            raise StudentCrashed(
+                "the student's process wrote something else on the grader's channel"
+            )
         if not reply.get("ok"):
             error = reply.get("error")
             error = error if isinstance(error, dict) else {}
@@ -162,7 +195,7 @@ class Session:
         if proc is not None:
             try:
                 code = proc.wait(timeout=2)
-            except Exception:  # noqa: BLE001 - still running: it broke the protocol instead
+            except Exception:
                 code = None
         limit = self.launcher.limit_hit()
         if limit:

@@ -124,9 +124,9 @@ class Spec:
     detect: Mapping[str, Any]
     """Evidence used to recognise submissions of this course (package names, signatures)."""
     limits: Mapping[str, float] = field(default_factory=dict)
-    """Sandbox limits this course sets (``grader.sandbox.Limits`` field names); the CLI overrides them."""
+    """Sandbox limits this course sets (``Limits`` field names); the command line overrides them."""
     stand_ins: Mapping[str, str] = field(default_factory=dict)
-    """Course path -> stand-in kind (``STAND_INS``), supplied only when the submission lacks the file."""
+    """Course path -> stand-in kind (``STAND_INS``), used when the submission lacks the file."""
 
     def module_of(self, canonical: str) -> str:
         """Logical module that defines a canonical function or class."""
@@ -150,7 +150,9 @@ class Spec:
         if check.tolerance is None:
             return default
         if dtype == "float32":
-            return Tolerance(max(check.tolerance.rtol, default.rtol), max(check.tolerance.atol, default.atol))
+            return Tolerance(
+                max(check.tolerance.rtol, default.rtol), max(check.tolerance.atol, default.atol)
+            )
         return check.tolerance
 
     def for_offering(self, offering: str | None) -> Spec:
@@ -158,7 +160,9 @@ class Spec:
         if offering is None:
             return self
         if offering not in self.offerings:
-            raise SpecError(self.path, "offerings", f"no offering {offering!r}; have {sorted(self.offerings)}")
+            raise SpecError(
+                self.path, "offerings", f"no offering {offering!r}; have {sorted(self.offerings)}"
+            )
         overrides = dict(self.offerings[offering])
         if "not_student_work" in overrides:
             overrides["not_student_work"] = tuple(overrides["not_student_work"])

@@ -23,6 +23,7 @@ from grader.checks.catalog import KINDS, known_names, module_of
 from grader.errors import SpecError
 from grader.sandbox.limits import Limits
 from grader.spec.model import STATE_KEYS, Api, Check, FinalAccuracy, Part, Spec, Tolerance
+from grader.spec.reader import Reader
 
 __all__ = ["SCHEMA_VERSION", "load_spec", "parse_spec"]
 
@@ -52,28 +53,52 @@ def load_spec(path: str | Path) -> Spec:
 
 def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
     """Validate an already-parsed TOML document."""
-    r = _Reader(raw, path, "")
+    r = Reader(raw, path, "")
     version = r.integer("schema_version")
     if version != SCHEMA_VERSION:
-        raise SpecError(path, "schema_version", f"{version} is not supported (this nngrader reads {SCHEMA_VERSION})")
-    r.only("schema_version", "id", "title", "layout", "api", "tolerance", "parts", "checks", "final_accuracy",
-           "offerings", "detect", "limits")
+        raise SpecError(
+            path,
+            "schema_version",
+            f"{version} is not supported (this nngrader reads {SCHEMA_VERSION})",
+        )
+    r.only(
+        "schema_version",
+        "id",
+        "title",
+        "layout",
+        "api",
+        "tolerance",
+        "parts",
+        "checks",
+        "final_accuracy",
+        "offerings",
+        "detect",
+        "limits",
+    )
     layout = r.table("layout")
     layout.only("student", "given", "stand_ins")
     student = {k: layout.table("student").text(k) for k in layout.table("student").keys()}
     for logical, rel in student.items():
         if not rel.endswith(".py") or rel.startswith("/") or ".." in rel.split("/"):
-            raise SpecError(path, f"layout.student.{logical}", f"{rel!r} is not a relative .py path")
+            raise SpecError(
+                path, f"layout.student.{logical}", f"{rel!r} is not a relative .py path"
+            )
     given_table = layout.table("given", required=False)
     given = {k: given_table.text(k) for k in given_table.keys()}
     for rel, module in given.items():
         if module not in GIVEN_MODULES:
-            raise SpecError(path, f"layout.given.{rel}", f"{module!r} is not one of {list(GIVEN_MODULES)}")
+            raise SpecError(
+                path, f"layout.given.{rel}", f"{module!r} is not one of {list(GIVEN_MODULES)}"
+            )
     stand_in_table = layout.table("stand_ins", required=False)
     stand_ins = {k: stand_in_table.choice(k, STAND_INS) for k in stand_in_table.keys()}
     for rel in stand_ins:
         if not rel.endswith(".py") or rel.startswith("/") or ".." in rel.split("/") or rel in given:
-            raise SpecError(path, stand_in_table.key(rel), "must be a relative .py path that is not a given module")
+            raise SpecError(
+                path,
+                stand_in_table.key(rel),
+                "must be a relative .py path that is not a given module",
+            )
     api = _parse_api(r.table("api", required=False))
     tolerances = _parse_tolerances(r.table("tolerance", required=False))
     parts = tuple(Part(p.text("id"), p.text("title")) for p in r.array("parts"))
@@ -84,9 +109,16 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
     final_accuracy = None
     if final.keys():
         final.only("lower", "upper", "points", "split")
-        final_accuracy = FinalAccuracy(final.number("lower"), final.number("upper"), final.number("points"), final.text("split", "val"))
+        final_accuracy = FinalAccuracy(
+            final.number("lower"),
+            final.number("upper"),
+            final.number("points"),
+            final.text("split", "val"),
+        )
         if final_accuracy.upper < final_accuracy.lower:
-            raise SpecError(path, "final_accuracy.upper", "must not be below lower (equal: a threshold)")
+            raise SpecError(
+                path, "final_accuracy.upper", "must not be below lower (equal: a threshold)"
+            )
     offerings_table = r.table("offerings", required=False)
     offerings: dict[str, Mapping[str, Any]] = {}
     for name in offerings_table.keys():
@@ -100,7 +132,9 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
         table = detect.table(key, required=False)
         for logical in table.keys():
             if logical not in student:
-                raise SpecError(path, table.key(logical), "is not a module declared in layout.student")
+                raise SpecError(
+                    path, table.key(logical), "is not a module declared in layout.student"
+                )
             table.str_list(logical, [])
     limits_table = r.table("limits", required=False)
     limits_table.only(*LIMIT_KEYS)
@@ -109,13 +143,24 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
         if value <= 0:
             raise SpecError(path, limits_table.key(key), "must be positive")
     return Spec(
-        id=r.text("id"), title=r.text("title"), path=path, student_modules=student, given_modules=given,
-        api=api, tolerances=tolerances, parts=parts, checks=checks, final_accuracy=final_accuracy,
-        offerings=offerings, detect=dict(detect.raw), limits=limits, stand_ins=stand_ins,
+        id=r.text("id"),
+        title=r.text("title"),
+        path=path,
+        student_modules=student,
+        given_modules=given,
+        api=api,
+        tolerances=tolerances,
+        parts=parts,
+        checks=checks,
+        final_accuracy=final_accuracy,
+        offerings=offerings,
+        detect=dict(detect.raw),
+        limits=limits,
+        stand_ins=stand_ins,
     )
 
 
-def _parse_api(t: _Reader) -> Api:
+def _parse_api(t: Reader) -> Api:
     d = Api()
     t.only(*Api.__dataclass_fields__)
     state = t.table("state_keys", required=False)
@@ -125,7 +170,9 @@ def _parse_api(t: _Reader) -> Api:
         dropout_p=t.choice("dropout_p", ("keep", "drop"), d.dropout_p),
         fc_dropout_arg=t.text("fc_dropout_arg", d.fc_dropout_arg),
         fc_dropout_off=t.number("fc_dropout_off", d.fc_dropout_off),
-        fc_normalization=t.choice("fc_normalization", ("normalization", "use_batchnorm"), d.fc_normalization),
+        fc_normalization=t.choice(
+            "fc_normalization", ("normalization", "use_batchnorm"), d.fc_normalization
+        ),
         bn_mode_line=t.choice("bn_mode_line", ("fixed", "starter", "either"), d.bn_mode_line),
         adam_t_default=t.integer("adam_t_default", d.adam_t_default),
         twolayer_hidden_arg=t.text("twolayer_hidden_arg", d.twolayer_hidden_arg),
@@ -138,14 +185,18 @@ def _parse_api(t: _Reader) -> Api:
     known = known_names()
     for name in api.names:
         if name not in known:
-            raise SpecError(t.path, names.key(name), f"is not a canonical name; known: {', '.join(sorted(known))}")
+            raise SpecError(
+                t.path,
+                names.key(name),
+                f"is not a canonical name; known: {', '.join(sorted(known))}",
+            )
     for name in api.not_student_work:
         if name not in known:
             raise SpecError(t.path, t.key("not_student_work"), f"{name!r} is not a canonical name")
     return api
 
 
-def _parse_tolerances(t: _Reader) -> dict[str, Tolerance]:
+def _parse_tolerances(t: Reader) -> dict[str, Tolerance]:
     t.only("float64", "float32")
     defaults = {"float64": Tolerance(1e-6, 1e-8), "float32": Tolerance(1e-4, 1e-5)}
     out = {}
@@ -156,13 +207,30 @@ def _parse_tolerances(t: _Reader) -> dict[str, Tolerance]:
     return out
 
 
-def _parse_check(c: _Reader, part_ids: set[str]) -> Check:
-    c.only("id", "part", "kind", "subject", "points", "visibility", "seed", "title", "shapes",
-           "params", "rtol", "atol", "award", "value_check", "depends")
+def _parse_check(c: Reader, part_ids: set[str]) -> Check:
+    c.only(
+        "id",
+        "part",
+        "kind",
+        "subject",
+        "points",
+        "visibility",
+        "seed",
+        "title",
+        "shapes",
+        "params",
+        "rtol",
+        "atol",
+        "award",
+        "value_check",
+        "depends",
+    )
     check_id = c.text("id")
     part = c.text("part")
     if part not in part_ids:
-        raise SpecError(c.path, c.key("part"), f"unknown part {part!r}; declared parts: {sorted(part_ids)}")
+        raise SpecError(
+            c.path, c.key("part"), f"unknown part {part!r}; declared parts: {sorted(part_ids)}"
+        )
     shapes_t = c.table("shapes", required=False)
     shapes_t.only(*SHAPE_NAMES)
     shapes = {}
@@ -181,7 +249,9 @@ def _parse_check(c: _Reader, part_ids: set[str]) -> Check:
     award = c.choice("award", ("points", "with_value", "informative"), "points")
     value_check = c.text("value_check", "") or None
     if award == "with_value" and value_check is None:
-        raise SpecError(c.path, c.key("value_check"), "award = 'with_value' needs the id of the value check")
+        raise SpecError(
+            c.path, c.key("value_check"), "award = 'with_value' needs the id of the value check"
+        )
     params = c.table("params", required=False)
     params.only(*KINDS[kind].params)
     _validate_params(params)
@@ -189,32 +259,64 @@ def _parse_check(c: _Reader, part_ids: set[str]) -> Check:
     if not 0 <= seed < 2**32:
         raise SpecError(c.path, c.key("seed"), f"{seed} is not a valid seed (0 <= seed < 2**32)")
     return Check(
-        id=check_id, part=part, kind=kind, subject=c.text("subject"), points=points,
-        visibility=c.choice("visibility", VISIBILITIES, "visible"), seed=seed,
-        title=c.text("title", check_id), shapes=shapes, params=dict(params.raw),
-        tolerance=tolerance, award=award, value_check=value_check, depends=tuple(c.str_list("depends", [])),
+        id=check_id,
+        part=part,
+        kind=kind,
+        subject=c.text("subject"),
+        points=points,
+        visibility=c.choice("visibility", VISIBILITIES, "visible"),
+        seed=seed,
+        title=c.text("title", check_id),
+        shapes=shapes,
+        params=dict(params.raw),
+        tolerance=tolerance,
+        award=award,
+        value_check=value_check,
+        depends=tuple(c.str_list("depends", [])),
     )
 
 
-def _validate_params(p: _Reader) -> None:
+def _validate_params(p: Reader) -> None:
     """Ranges of the params whose wrong values would silently test something else."""
     for name in ("keep", "dropout_keep"):
         if name not in p.raw:
             continue
         values = p.raw[name] if isinstance(p.raw[name], list) else [p.raw[name]]
         top = 1.0 if name == "dropout_keep" else 1.0 - 1e-12  # a net may run without dropout
-        if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= top
-                                 for v in values):
-            raise SpecError(p.path, p.key(name), "must be keep probabilities in (0, 1)"
-                            + (" or 1 (no dropout)" if name == "dropout_keep" else ""))
+        if not values or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= top for v in values
+        ):
+            raise SpecError(
+                p.path,
+                p.key(name),
+                "must be keep probabilities in (0, 1)"
+                + (" or 1 (no dropout)" if name == "dropout_keep" else ""),
+            )
     for name in ("hidden_dims",):
-        if name in p.raw and not (isinstance(p.raw[name], list) and p.raw[name]
-                                  and all(isinstance(v, int) and v > 0 for v in p.raw[name])):
+        if name in p.raw and not (
+            isinstance(p.raw[name], list)
+            and p.raw[name]
+            and all(isinstance(v, int) and v > 0 for v in p.raw[name])
+        ):
             raise SpecError(p.path, p.key(name), "must be a non-empty list of positive integers")
-    for name in ("input_dim", "num_classes", "hidden_dim", "num_inputs", "warmup", "num_epochs",
-                 "batch_size", "num_train", "num_val", "image_size", "t"):
-        if name in p.raw and not (isinstance(p.raw[name], int) and not isinstance(p.raw[name], bool)
-                                  and p.raw[name] >= (0 if name in ("warmup", "t") else 1)):
+    for name in (
+        "input_dim",
+        "num_classes",
+        "hidden_dim",
+        "num_inputs",
+        "warmup",
+        "num_epochs",
+        "batch_size",
+        "num_train",
+        "num_val",
+        "image_size",
+        "t",
+    ):
+        if name in p.raw and not (
+            isinstance(p.raw[name], int)
+            and not isinstance(p.raw[name], bool)
+            and p.raw[name] >= (0 if name in ("warmup", "t") else 1)
+        ):
             raise SpecError(p.path, p.key(name), "must be a positive integer")
     if "normalization" in p.raw and p.raw["normalization"] not in ("batchnorm", "layernorm", ""):
         raise SpecError(p.path, p.key("normalization"), "must be 'batchnorm' or 'layernorm'")
@@ -233,10 +335,19 @@ def _validate_checks(checks: tuple[Check, ...], student: Mapping[str, str], path
         seen.add(check.id)
         subjects = KINDS[check.kind].subjects
         if check.subject not in subjects:
-            raise SpecError(path, f"{key}.subject", f"{check.kind} checks cannot test {check.subject!r}; known: {sorted(subjects)}")
+            raise SpecError(
+                path,
+                f"{key}.subject",
+                f"{check.kind} checks cannot test {check.subject!r}; known: {sorted(subjects)}",
+            )
         module = module_of(check.subject)
         if module not in student:
-            raise SpecError(path, f"{key}.subject", f"{check.subject!r} lives in module {module!r}, which layout.student does not declare")
+            raise SpecError(
+                path,
+                f"{key}.subject",
+                f"{check.subject!r} lives in module {module!r}, which layout.student does not "
+                "declare",
+            )
     by_id = {c.id: c for c in checks}
     for i, check in enumerate(checks):
         for j, dep in enumerate(check.depends):
@@ -246,75 +357,8 @@ def _validate_checks(checks: tuple[Check, ...], student: Mapping[str, str], path
         if check.value_check is not None:
             target = by_id.get(check.value_check)
             if target is None or target is check or target.kind != "value":
-                raise SpecError(path, f"checks[{i}].value_check",
-                                f"{check.value_check!r} is not the id of another check of kind 'value'")
-
-
-class _Reader:
-    """Typed access to a TOML table that reports the file and dotted key on every error."""
-
-    def __init__(self, raw: Any, path: Path, prefix: str) -> None:
-        if not isinstance(raw, dict):
-            raise SpecError(path, prefix, "must be a table")
-        self.raw = raw
-        self.path = path
-        self.prefix = prefix
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}.{name}" if self.prefix else name
-
-    def keys(self) -> list[str]:
-        return list(self.raw)
-
-    def only(self, *allowed: str) -> None:
-        for k in self.raw:
-            if k not in allowed:
-                raise SpecError(self.path, self.key(k), f"unknown key; allowed here: {', '.join(allowed)}")
-
-    def _get(self, name: str, types: tuple[type, ...], default: Any, what: str) -> Any:
-        if name not in self.raw:
-            if default is _REQUIRED:
-                raise SpecError(self.path, self.key(name), "is required")
-            return default
-        value = self.raw[name]
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise SpecError(self.path, self.key(name), f"must be {what}, not {type(value).__name__}")
-        return value
-
-    def text(self, name: str, default: Any = None) -> Any:
-        return self._get(name, (str,), _REQUIRED if default is None else default, "a string")
-
-    def integer(self, name: str, default: Any = None) -> Any:
-        return self._get(name, (int,), _REQUIRED if default is None else default, "an integer")
-
-    def number(self, name: str, default: Any = None) -> float:
-        return float(self._get(name, (int, float), _REQUIRED if default is None else default, "a number"))
-
-    def flag(self, name: str, default: bool) -> bool:
-        return bool(self._get(name, (bool,), default, "true or false"))
-
-    def choice(self, name: str, options: tuple[str, ...], default: Any = None) -> Any:
-        value = self.text(name, default)
-        if value not in options:
-            raise SpecError(self.path, self.key(name), f"{value!r} is not one of {list(options)}")
-        return value
-
-    def str_list(self, name: str, default: list[str]) -> list[Any]:
-        value: list[Any] = self._get(name, (list,), default, "a list of strings")
-        if not all(isinstance(v, str) for v in value):
-            raise SpecError(self.path, self.key(name), "must be a list of strings")
-        return value
-
-    def table(self, name: str, required: bool = True) -> _Reader:
-        if name not in self.raw:
-            if required:
-                raise SpecError(self.path, self.key(name), "is required")
-            return _Reader({}, self.path, self.key(name))
-        return _Reader(self.raw[name], self.path, self.key(name))
-
-    def array(self, name: str) -> list[_Reader]:
-        value = self._get(name, (list,), _REQUIRED, "an array of tables")
-        return [_Reader(v, self.path, f"{self.key(name)}[{i}]") for i, v in enumerate(value)]
-
-
-_REQUIRED = object()
+                raise SpecError(
+                    path,
+                    f"checks[{i}].value_check",
+                    f"{check.value_check!r} is not the id of another check of kind 'value'",
+                )

@@ -2,10 +2,10 @@
 
 Each spec's ``[detect]`` table lists the package directories the course uses (``packages``) and
 source patterns that its files contain (``patterns``: logical module -> list of substrings, e.g.
-the FullyConnectedNet signature's ``dropout_keep_ratio``) or must not contain (``absent``). A spec scores one point per package
-present, one per student module found at its canonical path, and one per pattern found.
-The best score wins only when it is unique and every required pattern matched; otherwise the
-submission is reported as ambiguous or unrecognised, with the evidence.
+the FullyConnectedNet signature's ``dropout_keep_ratio``) or must not contain (``absent``). A spec
+scores one point per package present, one per student module found at its canonical path, and one
+per pattern found. The best score wins only when it is unique and every required pattern matched;
+otherwise the submission is reported as ambiguous or unrecognised, with the evidence.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.workspace import discover
 from grader.spec import Spec
+from grader.workspace import discover
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def regular_py(folder: Path) -> Iterator[Path]:
 def _python_files(root: Path) -> list[Path]:
     files: list[Path] = []
     for folder, dirnames, _ in os.walk(root, followlinks=False):
-        # os.walk lists links to folders among dirnames but, with followlinks=False, never enters them.
+        # os.walk lists links to folders among dirnames but (followlinks=False) never enters them.
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         files.extend(regular_py(Path(folder)))
     return files
@@ -62,7 +62,7 @@ def copy_regular(src: Path, dest: Path) -> None:
 def _suffix_match(path: Path, canonical: str) -> int:
     """How many trailing path components agree with the canonical path."""
     n = 0
-    for a, b in zip(reversed(path.parts), reversed(Path(canonical).parts)):
+    for a, b in zip(reversed(path.parts), reversed(Path(canonical).parts), strict=False):
         if a != b:
             break
         n += 1
@@ -84,7 +84,13 @@ def find_files(root: Path, wanted: Mapping[str, str]) -> Discovery:
         if not candidates:
             missing.append(logical)
             continue
-        candidates.sort(key=lambda p: (-_suffix_match(p.relative_to(root), canonical), len(p.relative_to(root).parts), str(p)))
+        candidates.sort(
+            key=lambda p: (
+                -_suffix_match(p.relative_to(root), canonical),
+                len(p.relative_to(root).parts),
+                str(p),
+            )
+        )
         found[logical] = candidates[0]
         if len(candidates) > 1:
             ambiguous[logical] = candidates[1:]

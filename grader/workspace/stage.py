@@ -62,12 +62,21 @@ def stage(root: Path, spec: Spec, workdir: Path) -> Staged:
     scratch = workdir / "scratch"
     scratch.mkdir()
     missing = tuple(m for m in found.missing if spec.student_modules[m] not in stood_in)
-    return Staged(workspace=workspace, runtime=runtime, scratch=scratch, output=workdir / "output.txt",
-                  found=found.found, alternatives={k: tuple(v) for k, v in found.ambiguous.items()}, missing=missing, not_found=tuple(found.missing), stand_ins=stood_in)
+    return Staged(
+        workspace=workspace,
+        runtime=runtime,
+        scratch=scratch,
+        output=workdir / "output.txt",
+        found=found.found,
+        alternatives={k: tuple(v) for k, v in found.ambiguous.items()},
+        missing=missing,
+        not_found=tuple(found.missing),
+        stand_ins=stood_in,
+    )
 
 
 def stage_layout(discovery: Discovery, canonical: Mapping[str, str], dest: Path) -> Path:
-    """Copy found modules to their canonical paths under ``dest``, with the package files beside them.
+    """Copy found modules to their canonical paths under ``dest``, with their package's files.
 
     Other ``.py`` files from each module's folder (students' helpers such as ``fast_layers.py``)
     are copied into the same canonical folder without overwriting; every package folder gets an
@@ -86,7 +95,9 @@ def stage_layout(discovery: Discovery, canonical: Mapping[str, str], dest: Path)
     for rel in canonical.values():
         folder = (dest / rel).parent
         while folder != dest and dest in folder.parents:
-            folder.mkdir(parents=True, exist_ok=True)  # the module may be missing: the package still imports
+            folder.mkdir(
+                parents=True, exist_ok=True
+            )  # the module may be missing: the package still imports
             (folder / "__init__.py").touch(exist_ok=True)
             folder = folder.parent
     return dest
@@ -113,7 +124,9 @@ def add_stand_ins(spec: Spec, workspace: Path) -> dict[str, str]:
             (folder / "__init__.py").touch(exist_ok=True)
             folder = folder.parent
         if kind == "empty":
-            dest.write_text(f'"""Empty stand-in for {rel} (not graded here; imported by graded code)."""\n')
+            dest.write_text(
+                f'"""Empty stand-in for {rel} (not graded here; imported by graded code)."""\n'
+            )
         else:
             shutil.copyfile(STAND_IN_DIR / f"{kind}.py", dest)
         added[rel] = kind
@@ -126,7 +139,9 @@ def stage_runtime(dest: Path) -> Path:
     Only ``grader/child`` (as ``nngrader_child``) and the non-solution reference modules (as
     ``nngrader_given``) are copied, so the reference's answers never enter the child.
     """
-    shutil.copytree(CHILD_PACKAGE, dest / "nngrader_child", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        CHILD_PACKAGE, dest / "nngrader_child", ignore=shutil.ignore_patterns("__pycache__")
+    )
     given = dest / "nngrader_given"
     given.mkdir()
     (given / "__init__.py").write_text('"""Trusted given modules (non-solution)."""\n')

@@ -50,7 +50,10 @@ def imports(path: Path, name: str) -> set[str]:
 
 def graph() -> dict[str, set[str]]:
     names = dict(modules())
-    return {name: {m for m in imports(path, name) if m in names and m != name} for name, path in names.items()}
+    return {
+        name: {m for m in imports(path, name) if m in names and m != name}
+        for name, path in names.items()
+    }
 
 
 def test_no_import_cycle_among_grader_modules() -> None:
@@ -64,7 +67,7 @@ def test_no_import_cycle_among_grader_modules() -> None:
         stack.append(node)
         for nxt in sorted(edges[node]):
             if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt):] + [nxt]
+                cycle = stack[stack.index(nxt) :] + [nxt]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if nxt not in state:
                 visit(nxt)
@@ -93,16 +96,23 @@ def test_every_subject_module_is_a_student_module_name() -> None:
 
 def test_spec_parsing_imports_no_check_implementation() -> None:
     """The catalogue is pure data: parsing a spec must not pull in the checks (or the reference)."""
-    code = ("import sys; from grader.spec import load_spec; import assignments;"
-            "load_spec(assignments.spec_dir() / 'cs231n-2021.toml');"
-            "bad = sorted(m for m in sys.modules if m.startswith(('grader.checks.', 'reference'))"
-            " and m != 'grader.checks.catalog'); print(','.join(bad))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    code = (
+        "import sys; from grader.spec import load_spec; import assignments;"
+        "load_spec(assignments.spec_dir() / 'cs231n-2021.toml');"
+        "bad = sorted(m for m in sys.modules if m.startswith(('grader.checks.', 'reference'))"
+        " and m != 'grader.checks.catalog'); print(','.join(bad))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     assert done.stdout.strip() == ""
 
 
-@pytest.mark.parametrize(("name", "path"), [(n, p) for n, p in modules() if n not in ORACLE_SIDE],
-                         ids=[n for n, _ in modules() if n not in ORACLE_SIDE])
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [(n, p) for n, p in modules() if n not in ORACLE_SIDE],
+    ids=[n for n, _ in modules() if n not in ORACLE_SIDE],
+)
 def test_only_the_oracle_reaches_the_reference_solutions(name: str, path: Path) -> None:
     reached = {m for m in imports(path, name) for s in SOLUTIONS if m == s or m.startswith(s + ".")}
     assert not reached, f"{name} imports {sorted(reached)}"

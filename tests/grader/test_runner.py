@@ -11,12 +11,12 @@ import pytest
 
 from grader.child.protocol import Handle
 from grader.errors import StudentCrashed, StudentRaised, StudentTimeout
+from grader.sandbox import Limits
 from grader.sandbox.session import Session, SessionConfig
 from grader.workspace.stage import stage_runtime
-from grader.sandbox import Limits
 from tests.grader.conftest import PlainLauncher
 
-TOY = '''
+TOY = """
 import numpy as np
 def double(x):
     return 2 * x, {"note": "cache"}
@@ -55,7 +55,7 @@ class Model:
         self.params = {"W": np.random.randn(n, n).astype(dtype)}
     def loss(self, X):
         return float(np.sum(X @ self.params["W"]))
-'''
+"""
 
 
 @pytest.fixture
@@ -65,8 +65,13 @@ def session(tmp_path: Path, plain_launcher) -> Session:
     (ws / "pkg" / "__init__.py").write_text("")
     (ws / "pkg" / "toy.py").write_text(textwrap.dedent(TOY))
     runtime = stage_runtime(tmp_path / "runtime")
-    config = SessionConfig(runtime=runtime, workspace=ws, modules={"toy": "pkg.toy"}, compat=False,
-                           output_path=tmp_path / "out.txt")
+    config = SessionConfig(
+        runtime=runtime,
+        workspace=ws,
+        modules={"toy": "pkg.toy"},
+        compat=False,
+        output_path=tmp_path / "out.txt",
+    )
     with Session(config, plain_launcher) as s:
         yield s
 
@@ -84,7 +89,7 @@ class LimitedLauncher(PlainLauncher):
         import resource
         import subprocess
 
-        from grader.sandbox.launch import numpy_path
+        from grader.sandbox.paths import numpy_path
 
         def preexec() -> None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (self.limits.max_file_bytes,) * 2)
@@ -92,9 +97,17 @@ class LimitedLauncher(PlainLauncher):
 
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(numpy_path())}
         with open(stdout_path, "ab") as out:
-            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    pass_fds=tuple(pass_fds), start_new_session=True, env=env, cwd=self.cwd,
-                                    preexec_fn=preexec)  # noqa: PLW1509
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                pass_fds=tuple(pass_fds),
+                start_new_session=True,
+                env=env,
+                cwd=self.cwd,
+                preexec_fn=preexec,
+            )
         self.procs.append(proc)
         return proc
 
@@ -119,8 +132,15 @@ def call(session: Session, attr: str, *args, **fields):
 
     when = fields.pop("deadline", None) or deadline()
     enc = Encoder()
-    encoded = {k: enc.encode(v) for k, v in {"fn": {"module": "toy", "attr": attr}, "args": list(args),
-                                              "kwargs": {}, **fields}.items()}
+    encoded = {
+        k: enc.encode(v)
+        for k, v in {
+            "fn": {"module": "toy", "attr": attr},
+            "args": list(args),
+            "kwargs": {},
+            **fields,
+        }.items()
+    }
     return session.request("call", when, enc.arrays, **encoded)["value"]
 
 
@@ -142,7 +162,9 @@ def test_a_raising_function_reports_type_message_and_keeps_the_child(session: Se
     assert session.starts == 1
 
 
-def test_a_hanging_function_times_out_and_the_next_request_restarts_the_child(session: Session) -> None:
+def test_a_hanging_function_times_out_and_the_next_request_restarts_the_child(
+    session: Session,
+) -> None:
     with pytest.raises(StudentTimeout):
         call(session, "spin", deadline=deadline(1.0))
     assert call(session, "noisy") == 1.5
@@ -170,19 +192,43 @@ def test_construct_setitem_and_numgrad(session: Session) -> None:
     from grader.child.protocol import Encoder
 
     enc = Encoder()
-    fields = {"fn": {"module": "toy", "attr": "Model"}, "args": [3], "kwargs": {"dtype": "float64"}, "seed": 0}
-    model = session.request("construct", deadline(), enc.arrays, **{k: enc.encode(v) for k, v in fields.items()})
+    fields = {
+        "fn": {"module": "toy", "attr": "Model"},
+        "args": [3],
+        "kwargs": {"dtype": "float64"},
+        "seed": 0,
+    }
+    model = session.request(
+        "construct", deadline(), enc.arrays, **{k: enc.encode(v) for k, v in fields.items()}
+    )
     assert isinstance(model, Handle)
     w = np.eye(3)
     enc = Encoder()
-    session.request("setitem", deadline(), enc.arrays, obj=enc.encode({"handle": model.id, "attr": "params"}),
-                    key="W", value=enc.encode(w))
+    session.request(
+        "setitem",
+        deadline(),
+        enc.arrays,
+        obj=enc.encode({"handle": model.id, "attr": "params"}),
+        key="W",
+        value=enc.encode(w),
+    )
     x = np.arange(6.0).reshape(2, 3)
     enc = Encoder()
-    grad = session.request("numgrad", deadline(), enc.arrays,
-                           **{k: enc.encode(v) for k, v in {
-                               "fn": {"handle": model.id, "attr": "loss"}, "args": [x], "kwargs": {},
-                               "output": None, "wrt": {"obj": {"handle": model.id, "attr": "params"}, "key": "W"}}.items()})
+    grad = session.request(
+        "numgrad",
+        deadline(),
+        enc.arrays,
+        **{
+            k: enc.encode(v)
+            for k, v in {
+                "fn": {"handle": model.id, "attr": "loss"},
+                "args": [x],
+                "kwargs": {},
+                "output": None,
+                "wrt": {"obj": {"handle": model.id, "attr": "params"}, "key": "W"},
+            }.items()
+        },
+    )
     # d/dW sum(X @ W) = X^T @ ones
     np.testing.assert_allclose(grad, x.T @ np.ones((2, 3)), atol=1e-6)
 
@@ -201,7 +247,9 @@ def test_the_dropout_patch_lasts_until_the_next_reset(session: Session) -> None:
     mask = np.full((2, 2), 2.0)
     session.request("import", deadline(), module="toy")
     enc = Encoder()
-    assert session.request("dropout", deadline(), enc.arrays, masks=enc.encode([mask]))["patched"] == 1
+    assert (
+        session.request("dropout", deadline(), enc.arrays, masks=enc.encode([mask]))["patched"] == 1
+    )
     out, _ = call(session, "dropout_forward", x, {"mode": "train", "p": 0.5})
     np.testing.assert_array_equal(out, 2 * x)
     session.request("reset", deadline(), seed=0)
@@ -210,7 +258,10 @@ def test_the_dropout_patch_lasts_until_the_next_reset(session: Session) -> None:
 
 
 def test_a_write_past_the_file_size_limit_names_the_limit(limited: Session) -> None:
-    with pytest.raises(StudentRaised, match=r"File too large: file size limit \(1 MiB, printed output included\) exceeded$") as info:
+    with pytest.raises(
+        StudentRaised,
+        match=r"File too large: file size limit \(1 MiB, printed output included\) exceeded$",
+    ) as info:
         call(limited, "write_big", 4 * 2**20)
     assert info.value.type == "OSError" and info.value.limit is not None
     assert call(limited, "noisy") == 1.5  # the child lives on
@@ -218,7 +269,10 @@ def test_a_write_past_the_file_size_limit_names_the_limit(limited: Session) -> N
 
 
 def test_printing_past_the_file_size_limit_names_the_output(limited: Session) -> None:
-    with pytest.raises(StudentRaised, match=r"file size limit \(1 MiB, printed output included\) exceeded by the printed output"):
+    with pytest.raises(
+        StudentRaised,
+        match=r"file size limit \(1 MiB, printed output included\) exceeded by the printed output",
+    ):
         call(limited, "flood", 2000)
     assert limited.output_size() == 2**20  # the capture file stops at the limit
 

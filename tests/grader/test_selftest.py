@@ -32,8 +32,15 @@ def _run(fixtures: list[Fixture]) -> tuple[int, list[str]]:
 def test_all_passing_returns_zero_and_prints_one_row_each() -> None:
     status, lines = _run([PASSING, PASSING_BELOW])
     assert status == 0
-    assert lines[0].split() == ["fixture", "source", "measured", "expected", "/", "threshold",
-                                "result"]
+    assert lines[0].split() == [
+        "fixture",
+        "source",
+        "measured",
+        "expected",
+        "/",
+        "threshold",
+        "result",
+    ]
     rows = {line.split()[0]: line for line in lines[2:4]}
     assert rows["good_abs"].endswith("PASS") and "1.0000000000001" in rows["good_abs"]
     assert "1.0 ± 1e-12" in rows["good_abs"]

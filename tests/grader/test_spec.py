@@ -39,28 +39,71 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("schema_version = 1", "schema_version = 99", "schema_version", "not supported"),
         ('dropout_p = "keep"', 'dropout_p = "maybe"', "api.dropout_p", "not one of"),
         ('kind = "value"', 'kind = "magic"', "checks[0].kind", "not one of"),
-        ('subject = "affine_forward"', 'subject = "conv_forward"', "checks[0].subject", "cannot test"),
+        (
+            'subject = "affine_forward"',
+            'subject = "conv_forward"',
+            "checks[0].subject",
+            "cannot test",
+        ),
         ('part = "fc"', 'part = "nope"', "checks[0].part", "unknown part"),
         ("points = 2", "points = -2", "checks[0].points", "must not be negative"),
-        ('"cs231n/solver.py" = "solver"', '"cs231n/solver.py" = "layers"', "layout.given.cs231n/solver.py", "not one of"),
+        (
+            '"cs231n/solver.py" = "solver"',
+            '"cs231n/solver.py" = "layers"',
+            "layout.given.cs231n/solver.py",
+            "not one of",
+        ),
         ("bn_mode_line", "bn_mode_lines", "api.bn_mode_lines", "unknown key"),
-        ('shapes = { x = [2, 4, 5, 6]', 'shapes = { x = [2, -4, 5, 6]', "checks[0].shapes.x", "positive integers"),
-        ('shapes = { x = [2, 4, 5, 6]', 'shapes = { xx = [2, 4, 5, 6]', "checks[0].shapes.xx", "unknown key"),
-        ("dropout_keep = 0.75 }", "dropout_kep = 0.75 }", "checks[29].params.dropout_kep", "unknown key"),
-        ("params = { keep = [0.25, 0.4, 0.7] }", "params = { keep = [0.0, 1.5] }", "checks[27].params.keep",
-         "keep probabilities"),
+        (
+            "shapes = { x = [2, 4, 5, 6]",
+            "shapes = { x = [2, -4, 5, 6]",
+            "checks[0].shapes.x",
+            "positive integers",
+        ),
+        (
+            "shapes = { x = [2, 4, 5, 6]",
+            "shapes = { xx = [2, 4, 5, 6]",
+            "checks[0].shapes.xx",
+            "unknown key",
+        ),
+        (
+            "dropout_keep = 0.75 }",
+            "dropout_kep = 0.75 }",
+            "checks[29].params.dropout_kep",
+            "unknown key",
+        ),
+        (
+            "params = { keep = [0.25, 0.4, 0.7] }",
+            "params = { keep = [0.0, 1.5] }",
+            "checks[27].params.keep",
+            "keep probabilities",
+        ),
         ("seed = 231", "seed = -1", "checks[0].seed", "not a valid seed"),
-        ('normalization = "batchnorm", num_inputs = 4 }', 'normalization = "batch", num_inputs = 4 }',
-         "checks[24].params.normalization", "'batchnorm' or 'layernorm'"),
-        ('value_check = "affine_backward"', 'value_check = "affine_backward_numeric"',
-         "checks[2].value_check", "another check of kind 'value'"),
+        (
+            'normalization = "batchnorm", num_inputs = 4 }',
+            'normalization = "batch", num_inputs = 4 }',
+            "checks[24].params.normalization",
+            "'batchnorm' or 'layernorm'",
+        ),
+        (
+            'value_check = "affine_backward"',
+            'value_check = "affine_backward_numeric"',
+            "checks[2].value_check",
+            "another check of kind 'value'",
+        ),
         ('depends = ["fc_loss"]', 'depends = ["fc_loss_reg"]', "checks[9].depends[0]", "itself"),
-        ('not_student_work = ["sgd_momentum"', 'not_student_work = ["sgd_momentm"', "offerings.2025.not_student_work",
-         "not a canonical name"),
+        (
+            'not_student_work = ["sgd_momentum"',
+            'not_student_work = ["sgd_momentm"',
+            "offerings.2025.not_student_work",
+            "not a canonical name",
+        ),
         ("upper = 50\n", "upper = 40\n", "final_accuracy.upper", "must not be below lower"),
     ],
 )
-def test_errors_name_file_key_and_problem(tmp_path: Path, old: str, new: str, key: str, problem: str) -> None:
+def test_errors_name_file_key_and_problem(
+    tmp_path: Path, old: str, new: str, key: str, problem: str
+) -> None:
     assert old in VALID
     path = _write(tmp_path, VALID.replace(old, new, 1))
     with pytest.raises(SpecError) as info:
@@ -72,9 +115,16 @@ def test_errors_name_file_key_and_problem(tmp_path: Path, old: str, new: str, ke
 
 def test_duplicate_ids_and_dangling_dependencies_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="duplicate check id 'affine_forward'"):
-        load_spec(_write(tmp_path, VALID.replace('id = "affine_backward"', 'id = "affine_forward"', 1)))
+        load_spec(
+            _write(tmp_path, VALID.replace('id = "affine_backward"', 'id = "affine_forward"', 1))
+        )
     with pytest.raises(SpecError, match="unknown check 'relu_forwardd'"):
-        load_spec(_write(tmp_path, VALID.replace('depends = ["relu_forward"]', 'depends = ["relu_forwardd"]', 1)))
+        load_spec(
+            _write(
+                tmp_path,
+                VALID.replace('depends = ["relu_forward"]', 'depends = ["relu_forwardd"]', 1),
+            )
+        )
 
 
 def test_invalid_toml_is_reported(tmp_path: Path) -> None:
@@ -87,7 +137,9 @@ def test_offering_overrides_api() -> None:
     spec2025 = spec.for_offering("2025")
     assert {"sgd_momentum", "rmsprop", "adam"} <= set(spec2025.api.not_student_work)
     assert len(spec2025.active_checks()) < len(spec.active_checks())
-    assert all(c.subject not in ("adam", "rmsprop", "sgd_momentum") for c in spec2025.active_checks())
+    assert all(
+        c.subject not in ("adam", "rmsprop", "sgd_momentum") for c in spec2025.active_checks()
+    )
 
 
 def test_cli_spec_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -119,7 +171,8 @@ def test_float32_outputs_get_at_least_the_specs_float32_tolerance() -> None:
     check = next(c for c in spec.checks if c.tolerance is not None)
     assert spec.tolerance(check, "float64") == check.tolerance
     f32 = spec.tolerances["float32"]
-    assert spec.tolerance(check, "float32") == Tolerance(max(check.tolerance.rtol, f32.rtol),
-                                                         max(check.tolerance.atol, f32.atol))
+    assert spec.tolerance(check, "float32") == Tolerance(
+        max(check.tolerance.rtol, f32.rtol), max(check.tolerance.atol, f32.atol)
+    )
     loose = replace(check, tolerance=Tolerance(1e-2, 1e-2))
     assert spec.tolerance(loose, "float32") == Tolerance(1e-2, 1e-2)

@@ -22,8 +22,13 @@ pytestmark = pytest.mark.slow
 
 def grade(sub: Path, course: str, tmp: Path) -> SubmissionResult:
     (submission,) = intake.collect([sub], tmp / "intake", lms=False)
-    return api.grade_submission(submission, spec=api.get_spec(course), workdir=tmp / "work", sandbox="process",
-                                limits={"check_seconds": 30.0})
+    return api.grade_submission(
+        submission,
+        spec=api.get_spec(course),
+        workdir=tmp / "work",
+        sandbox="process",
+        limits={"check_seconds": 30.0},
+    )
 
 
 @pytest.mark.parametrize("course", ["cs231n-2021", "ucla-c147-2022", "cs182-sp25"])
@@ -38,11 +43,15 @@ def test_a_submission_without_layer_utils_gets_the_starters(course: str, tmp_pat
     result = grade(sub, course, tmp_path)
     if "affine_norm_relu_forward" in text:  # the example's own helper is gone with its layer_utils
         failed = {c.check_id for c in result.checks if c.status != "passed"}
-        assert failed and all("affine_norm_relu_forward" in c.message or c.root_cause
-                              for c in result.checks if c.status != "passed")
+        assert failed and all(
+            "affine_norm_relu_forward" in c.message or c.root_cause
+            for c in result.checks
+            if c.status != "passed"
+        )
     else:
-        assert result.score == result.max_score, [(c.check_id, c.message) for c in result.checks
-                                                  if c.status != "passed"]
+        assert result.score == result.max_score, [
+            (c.check_id, c.message) for c in result.checks if c.status != "passed"
+        ]
     assert any("layer_utils.py was not in the submission" in n for n in result.notes)
 
 
@@ -54,8 +63,11 @@ def test_a_layer_utils_importing_fast_layers_and_im2col_imports(tmp_path: Path) 
     utils.write_text("from daseCV.fast_layers import *\n" + utils.read_text())
     (sub / "daseCV" / "fast_layers.py").write_text(
         "import torch\nfrom daseCV.im2col import *\ntry:\n    from daseCV.im2col_cython import col2im_cython\n"
-        "except ImportError:\n    print('run the following from the daseCV directory and try again:')\n")
+        "except ImportError:\n    print('run the following from the daseCV directory and try again:')\n"
+    )
     result = grade(sub, "dasecv-2021", tmp_path)
-    assert result.score == result.max_score, [(c.check_id, c.message) for c in result.checks if c.status != "passed"]
+    assert result.score == result.max_score, [
+        (c.check_id, c.message) for c in result.checks if c.status != "passed"
+    ]
     assert result.extra["stand_ins"] == {"daseCV/im2col.py": "empty"}
     assert not any("stand-in" in n for n in result.notes)

@@ -46,8 +46,13 @@ CONVENTIONS = {  # name -> (mask expression, scale), with keep the keep probabil
 
 def grade(sub: Path, course: str, tmp: Path) -> dict[str, CheckResult]:
     (submission,) = intake.collect([sub], tmp / "intake", lms=False)
-    result = api.grade_submission(submission, spec=api.get_spec(course), workdir=tmp / "work", sandbox="process",
-                                  limits={"check_seconds": 30.0})
+    result = api.grade_submission(
+        submission,
+        spec=api.get_spec(course),
+        workdir=tmp / "work",
+        sandbox="process",
+        limits={"check_seconds": 30.0},
+    )
     return {c.check_id: c for c in result.checks}
 
 
@@ -65,25 +70,46 @@ def net_with_own_dropout(tmp: Path, course: str, mask: str, scale: str, keep: st
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_inlined_dropout_of_any_convention_passes(convention: str, tmp_path: Path) -> None:
     mask, scale = CONVENTIONS[convention]
-    checks = grade(net_with_own_dropout(tmp_path, "cs231n-2021", mask, scale), "cs231n-2021", tmp_path)
+    checks = grade(
+        net_with_own_dropout(tmp_path, "cs231n-2021", mask, scale), "cs231n-2021", tmp_path
+    )
     for cid in DROPOUT_NET_CHECKS:
         assert checks[cid].status == "passed", (cid, checks[cid].message)
         assert any("could not be injected" in note for note in checks[cid].notes)
 
 
-@pytest.mark.parametrize(("mask", "scale", "diagnosis", "lost"), [
-    ("np.ones(x.shape)", "1", "never applies dropout", DROPOUT_NET_CHECKS),
-    ("np.random.rand(*x.shape) < keep", "1", "does not scale them by 1/keep", DROPOUT_NET_CHECKS),
-    # At keep 0.5 (the hidden check) a flip is the same dropout: only the keep-0.75 check sees it.
-    ("np.random.rand(*x.shape) < 1 - keep", "(1 - keep)", "keep and drop probability flipped", ("fc_dropout_loss",)),
-])
-def test_inlined_wrong_dropout_fails_with_a_diagnosis(mask: str, scale: str, diagnosis: str, lost: tuple[str, ...],
-                                                      tmp_path: Path) -> None:
-    checks = grade(net_with_own_dropout(tmp_path, "cs231n-2021", mask, scale), "cs231n-2021", tmp_path)
+@pytest.mark.parametrize(
+    ("mask", "scale", "diagnosis", "lost"),
+    [
+        ("np.ones(x.shape)", "1", "never applies dropout", DROPOUT_NET_CHECKS),
+        (
+            "np.random.rand(*x.shape) < keep",
+            "1",
+            "does not scale them by 1/keep",
+            DROPOUT_NET_CHECKS,
+        ),
+        # At keep 0.5 (the hidden check) a flip is the same dropout: only the keep-0.75 check sees it.
+        (
+            "np.random.rand(*x.shape) < 1 - keep",
+            "(1 - keep)",
+            "keep and drop probability flipped",
+            ("fc_dropout_loss",),
+        ),
+    ],
+)
+def test_inlined_wrong_dropout_fails_with_a_diagnosis(
+    mask: str, scale: str, diagnosis: str, lost: tuple[str, ...], tmp_path: Path
+) -> None:
+    checks = grade(
+        net_with_own_dropout(tmp_path, "cs231n-2021", mask, scale), "cs231n-2021", tmp_path
+    )
     assert {cid for cid, c in checks.items() if c.status != "passed"} == set(lost)
     for cid in lost:
         assert checks[cid].status == "failed", (cid, checks[cid].message)
-        assert checks[cid].diagnosis and diagnosis in checks[cid].diagnosis, (cid, checks[cid].diagnosis)
+        assert checks[cid].diagnosis and diagnosis in checks[cid].diagnosis, (
+            cid,
+            checks[cid].diagnosis,
+        )
 
 
 def test_a_net_that_ignores_dropout_fails(tmp_path: Path) -> None:
@@ -93,7 +119,9 @@ def test_a_net_that_ignores_dropout_fails(tmp_path: Path) -> None:
     fc_net = sub / "cs231n" / "classifiers" / "fc_net.py"
     text = fc_net.read_text()
     assert "self.use_dropout = dropout_keep_ratio != 1" in text
-    fc_net.write_text(text.replace("self.use_dropout = dropout_keep_ratio != 1", "self.use_dropout = False"))
+    fc_net.write_text(
+        text.replace("self.use_dropout = dropout_keep_ratio != 1", "self.use_dropout = False")
+    )
     checks = grade(sub, "cs231n-2021", tmp_path)
     for cid in DROPOUT_NET_CHECKS:
         assert checks[cid].status == "failed", (cid, checks[cid].message)
@@ -113,4 +141,6 @@ def test_the_net_must_pass_the_courses_p(tmp_path: Path) -> None:
     failed = {cid for cid, c in checks.items() if c.status != "passed"}
     # The hidden check runs at keep 0.5, where p and 1 - p coincide.
     assert failed == {"fc_dropout_loss"}, failed
-    assert "flipped where the net builds dropout_param" in (checks["fc_dropout_loss"].diagnosis or "")
+    assert "flipped where the net builds dropout_param" in (
+        checks["fc_dropout_loss"].diagnosis or ""
+    )

@@ -17,16 +17,29 @@ CHILD_DIR = Path(__file__).resolve().parents[3] / "grader"
 
 def run_with_shim(code: str) -> subprocess.CompletedProcess[str]:
     prelude = f"import sys; sys.path.insert(0, {str(CHILD_DIR)!r})\nfrom child import compat\ncompat.install()\n"
-    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True,
-                          text=True, check=False, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
 
 
-@pytest.mark.parametrize("statement", [
-    "import torch", "from torch import nn", "import torch.nn.functional as F", "import torch.nn as nn",
-    "from torchvision import transforms", "from past.builtins import xrange; assert list(xrange(2)) == [0, 1]",
-    "from future import standard_library; standard_library.install_aliases()",
-    "from builtins import range, object", "from six.moves import cPickle",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import torch",
+        "from torch import nn",
+        "import torch.nn.functional as F",
+        "import torch.nn as nn",
+        "from torchvision import transforms",
+        "from past.builtins import xrange; assert list(xrange(2)) == [0, 1]",
+        "from future import standard_library; standard_library.install_aliases()",
+        "from builtins import range, object",
+        "from six.moves import cPickle",
+    ],
+)
 def test_old_module_level_imports_load(statement: str) -> None:
     done = run_with_shim(statement)
     assert done.returncode == 0, done.stderr
@@ -61,5 +74,7 @@ added = sorted(set(vars(np)) - set(before))
 assert not changed, changed
 assert added and all(k in compat.NUMPY_ALIASES for k in added), added
 """
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
     assert done.returncode == 0, done.stderr

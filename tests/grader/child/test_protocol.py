@@ -28,10 +28,14 @@ SMALL = 16 * 2**20  # peak host memory a refused frame may cost (the forged payl
 
 def frame(header: dict[str, Any], payload: bytes) -> bytes:
     head = json.dumps(header).encode()
-    return b"".join((MAGIC, len(head).to_bytes(8, "big"), head, len(payload).to_bytes(8, "big"), payload))
+    return b"".join(
+        (MAGIC, len(head).to_bytes(8, "big"), head, len(payload).to_bytes(8, "big"), payload)
+    )
 
 
-def npy(descr: Any, shape: tuple[int, ...], data: bytes, *, version: tuple[int, int] = (1, 0)) -> bytes:
+def npy(
+    descr: Any, shape: tuple[int, ...], data: bytes, *, version: tuple[int, int] = (1, 0)
+) -> bytes:
     """A ``.npy`` member whose header says ``descr`` and ``shape`` whatever ``data`` holds."""
     out = io.BytesIO()
     header = {"descr": descr, "fortran_order": False, "shape": shape}
@@ -83,11 +87,17 @@ def refused_cheaply(read: Any, data: bytes, match: str, **kwargs: Any) -> None:
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "uint8", "bool", ">f8"])
 @pytest.mark.parametrize("shape", [(), (0,), (3,), (2, 3), (2, 0, 4)])
-def test_round_trip_keeps_dtype_shape_and_values(channel: Any, dtype: str, shape: tuple[int, ...]) -> None:
+def test_round_trip_keeps_dtype_shape_and_values(
+    channel: Any, dtype: str, shape: tuple[int, ...]
+) -> None:
     rng = np.random.default_rng(sum(shape) + len(dtype))
     array = np.asarray(rng.standard_normal(shape) * 10).astype(dtype)
     enc = protocol.Encoder()
-    value = {"x": array, "fortran": np.asfortranarray(np.ones((3, 2)) * 2), "t": (1, float("nan"), [True])}
+    value = {
+        "x": array,
+        "fortran": np.asfortranarray(np.ones((3, 2)) * 2),
+        "t": (1, float("nan"), [True]),
+    }
     header, arrays = channel(protocol.pack({"id": 7, "value": enc.encode(value)}, enc.arrays))
     back = protocol.decode(header["value"], arrays)
     assert back["x"].dtype == array.dtype and back["x"].shape == array.shape
@@ -100,7 +110,7 @@ def test_round_trip_keeps_dtype_shape_and_values(channel: Any, dtype: str, shape
 def test_pack_writes_uncompressed_members_only() -> None:
     data = protocol.pack({"id": 1}, {"a0": np.zeros((64, 64)), "a1": np.arange(10)})
     head_len = int.from_bytes(data[4:12], "big")
-    payload = data[12 + head_len + 8:]
+    payload = data[12 + head_len + 8 :]
     with zipfile.ZipFile(io.BytesIO(payload)) as archive:
         assert [i.compress_type for i in archive.infolist()] == [zipfile.ZIP_STORED] * 2
 
@@ -115,15 +125,22 @@ def test_a_compressed_member_is_refused_before_it_expands(channel: Any) -> None:
     refused_cheaply(channel, frame({"id": 1, "value": {"$a": "a0"}}, buf.getvalue()), "compressed")
 
 
-@pytest.mark.parametrize("descr", ["|O", [("x", "<f8")], [("x", "<f8", (3,))], "|V8", "<U4", "<c16", "|S4"])
+@pytest.mark.parametrize(
+    "descr", ["|O", [("x", "<f8")], [("x", "<f8", (3,))], "|V8", "<U4", "<c16", "|S4"]
+)
 def test_a_header_with_a_non_numeric_dtype_is_refused(channel: Any, descr: Any) -> None:
-    payload = npz({"a0.npy": npy(descr, (1,), bytes(np.dtype(np.lib.format.descr_to_dtype(descr)).itemsize))})
+    payload = npz(
+        {"a0.npy": npy(descr, (1,), bytes(np.dtype(np.lib.format.descr_to_dtype(descr)).itemsize))}
+    )
     refused_cheaply(channel, frame({"id": 1}, payload), "only bool, integer and float")
 
 
-@pytest.mark.parametrize(("shape", "data_bytes"), [((2**25,), 8), ((4, 4), 8), ((1,), 16), ((2**62, 2**62), 0)])
-def test_a_header_lying_about_the_shape_is_refused_without_allocating(channel: Any, shape: tuple[int, ...],
-                                                                      data_bytes: int) -> None:
+@pytest.mark.parametrize(
+    ("shape", "data_bytes"), [((2**25,), 8), ((4, 4), 8), ((1,), 16), ((2**62, 2**62), 0)]
+)
+def test_a_header_lying_about_the_shape_is_refused_without_allocating(
+    channel: Any, shape: tuple[int, ...], data_bytes: int
+) -> None:
     payload = npz({"a0.npy": npy("<f8", shape, bytes(data_bytes))})
     refused_cheaply(channel, frame({"id": 1}, payload), "header says shape")
 
@@ -155,7 +172,9 @@ def test_other_malformed_archives_are_refused(channel: Any, case: str) -> None:
         payload = npz({"a0.npy": b"raw bytes, np.load would hand them back as bytes"})
     else:
         payload = npz({"a0.npy": b"\x93NUMPY\x03\x00" + member[8:]})
-    refused_cheaply(channel, frame({"id": 1}, payload), "archive|end record|member name|header|version")
+    refused_cheaply(
+        channel, frame({"id": 1}, payload), "archive|end record|member name|header|version"
+    )
 
 
 def test_repeated_member_names_are_refused(channel: Any) -> None:
@@ -175,10 +194,20 @@ def test_the_payload_budget_covers_the_arrays(channel: Any) -> None:
 # -- forged headers -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", [
-    {"$f": "12"}, {"$f": [1]}, {"$t": 3}, {"$d": [[1, 2]]}, {"$d": [["k"]]}, {"$h": 5}, {"$a": ["a0"]},
-    {"$a": "missing"}, {"$x": 1},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"$f": "12"},
+        {"$f": [1]},
+        {"$t": 3},
+        {"$d": [[1, 2]]},
+        {"$d": [["k"]]},
+        {"$h": 5},
+        {"$a": ["a0"]},
+        {"$a": "missing"},
+        {"$x": 1},
+    ],
+)
 def test_malformed_tags_are_protocol_errors(value: dict[str, Any]) -> None:
     with pytest.raises(ProtocolError):
         protocol.decode(value, {})

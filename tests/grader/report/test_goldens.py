@@ -21,8 +21,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_results_json_matches_its_golden(name: str, bundled_results: dict[str, dict[str, Any]],
-                                         update_goldens: bool) -> None:
+def test_results_json_matches_its_golden(
+    name: str, bundled_results: dict[str, dict[str, Any]], update_goldens: bool
+) -> None:
     golden = GOLDENS / f"{name}.json"
     actual = strip_timing(bundled_results[name])
     if update_goldens:
@@ -34,5 +35,7 @@ def test_results_json_matches_its_golden(name: str, bundled_results: dict[str, d
 
 def test_every_golden_belongs_to_a_bundled_example() -> None:
     """A golden left behind by a removed example would pin nothing."""
-    stale = {str(p.relative_to(GOLDENS).with_suffix("")) for p in GOLDENS.rglob("*.json")} - set(NAMES)
+    stale = {str(p.relative_to(GOLDENS).with_suffix("")) for p in GOLDENS.rglob("*.json")} - set(
+        NAMES
+    )
     assert not stale

@@ -209,7 +209,7 @@ def read_frame(
         deadline: ``time.monotonic()`` value after which ``ChannelTimeout`` is raised.
         max_payload: largest accepted payload in bytes (a huge returned array fails cleanly).
     """
-    reader = _Reader(fd, deadline)
+    reader = _PipeReader(fd, deadline)
     if reader.read(4) != MAGIC:
         raise ProtocolError("frame does not start with the protocol marker")
     head_len = int.from_bytes(reader.read(8), "big")
@@ -359,7 +359,7 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
-class _Reader:
+class _PipeReader:
     """Reads exact byte counts from a pipe, honouring a deadline."""
 
     def __init__(self, fd: int, deadline: float | None) -> None:

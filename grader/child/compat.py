@@ -106,7 +106,7 @@ def _stand_ins() -> dict[str, types.ModuleType]:
         "future.builtins": future_builtins,
         "six": six,
         "six.moves": six_moves,
-        "six.moves.cPickle": pickle,  # type: ignore[dict-item]
+        "six.moves.cPickle": pickle,
     }
     for name in TORCH_MODULES:
         mods[name] = _Unavailable(name)

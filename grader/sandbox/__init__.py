@@ -6,9 +6,15 @@ with rlimits, in a new session, with numpy as the only importable package; in ``
 inside bubblewrap namespaces (no network, a filesystem of exact read-only paths, every
 site-packages folder masked down to numpy, plus a private scratch directory). ``kill_all`` leaves
 no process behind; ``Limits`` also words the report message of each limit.
+
+Modules: ``modes`` (which isolation works here), ``paths`` (what the sandbox exposes and masks),
+``uids`` (sandbox uids and their sweep), ``cgroup``, ``limits``, ``launch`` (``Sandbox``) and
+``session`` (the conversation with the child).
 """
 
-from grader.sandbox.launch import Sandbox, SandboxUnavailable, available_modes, resolve_mode
+from grader.errors import SandboxUnavailable
+from grader.sandbox.launch import Sandbox
 from grader.sandbox.limits import Limits
+from grader.sandbox.modes import available_modes, resolve_mode
 
 __all__ = ["Limits", "Sandbox", "SandboxUnavailable", "available_modes", "resolve_mode"]

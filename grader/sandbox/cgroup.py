@@ -115,7 +115,9 @@ class CGroup:
         out = {"oom_kill": 0, "failcnt": 0, "pids_max": 0}
         group = self.dirs["memory"]
         try:
-            control = dict(line.split() for line in (group / "memory.oom_control").read_text().splitlines())
+            control = dict(
+                line.split() for line in (group / "memory.oom_control").read_text().splitlines()
+            )
             out["oom_kill"] = int(control.get("oom_kill", 0))
         except (OSError, ValueError):
             pass

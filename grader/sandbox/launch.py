@@ -1,27 +1,26 @@
-"""Starting and stopping a submission's processes.
+"""Starting and stopping a submission's processes (``Sandbox``).
 
-Modes:
+Modes (``grader.sandbox.modes``):
     bwrap    bubblewrap namespaces (pid, net, ipc, uts, mount): no network; the filesystem holds
              only /usr-style system dirs, the Python runtime and numpy by exact path, the grader's
              child runtime and the workspace read-only, and a private writable scratch directory.
              Every site-packages/dist-packages folder in there is masked by an empty tmpfs into
              which only numpy (and its vendored ``numpy.libs``) is bound back: an installed
              nngrader (``reference``, ``assignments``, an editable finder naming the checkout) or
-             any other package stays out of reach.
+             any other package stays out of reach (``grader.sandbox.paths``).
     process  no namespaces (every report says isolation was off); limits, no-new-privileges and the
              uid drop still apply, and PYTHONPATH is a staged folder holding only links to numpy.
 
-In both modes, when we are root, the code runs as a dedicated unprivileged uid (61000 + slot, one
-per live sandbox, claimed with a lock file) so that kill(-1) or a fork bomb cannot touch the
-grader, and inside a cgroup that caps memory and processes and lets ``kill_all`` find
-double-forked daemons. Without root there is no uid drop and no cgroup: rlimits and the process
-group remain, and ``limit_notes`` says so.
+In both modes, when we are root, the code runs as a dedicated unprivileged uid
+(``grader.sandbox.uids``) so that kill(-1) or a fork bomb cannot touch the grader, and inside a
+cgroup that caps memory and processes and lets ``kill_all`` find double-forked daemons. Without
+root there is no uid drop and no cgroup: rlimits and the process group remain, and
+``limit_notes`` says so.
 """
 
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import os
 import resource
 import shutil
@@ -31,129 +30,59 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence, Set
-from functools import cache
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from grader.errors import GraderError
 from grader.sandbox.cgroup import CGroup
 from grader.sandbox.limits import Limits
+from grader.sandbox.modes import resolve_mode
+from grader.sandbox.paths import SYSTEM_DIRS, numpy_dirs, runtime_paths, site_dirs
+from grader.sandbox.uids import claim_uid, kill_uid, processes_of
 
-UID_BASE = 61000
-UID_SLOTS = 1000
-LOCK_DIR = Path("/run/nngrader") if os.access("/run", os.W_OK) else Path("/tmp/nngrader-locks")
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache",
-               "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/alternatives")
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS")
-SITE_DIR_NAMES = ("site-packages", "dist-packages")
-SITE_GLOBS = ("lib*/python*/{name}", "local/lib*/python*/{name}", "python*/{name}", "lib*/{name}", "{name}")
+__all__ = ["THREAD_VARS", "Sandbox"]
+
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "BLIS_NUM_THREADS",
+)
 PR_SET_NO_NEW_PRIVS = 38
 NPROC_MARGIN = 4  # RLIMIT_NPROC above the cgroup's pids.max, so that the cgroup refuses first
+_SANDBOX_TMP = "/tmp"  # noqa: S108 - inside the sandbox: an empty tmpfs, not the host's /tmp
 # Loaded now, not between fork and exec (where loading a library is unsafe).
 _LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-class SandboxUnavailable(GraderError):
-    """The requested isolation cannot be provided on this machine."""
-
-
-@cache
-def _bwrap_problem() -> str | None:
-    exe = shutil.which("bwrap")
-    if exe is None:
-        return "bubblewrap (bwrap) is not installed"
-    probe = [exe, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--proc", "/proc", "--dev", "/dev", "true"]
-    try:
-        done = subprocess.run(probe, capture_output=True, timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bwrap does not start: {exc}"
-    if done.returncode != 0:
-        return f"bwrap cannot create namespaces here: {done.stderr.decode(errors='replace').strip()[:200]}"
-    if os.geteuid() == 0 and shutil.which("setpriv") is None:
-        return "setpriv (util-linux) is needed to drop privileges inside bwrap"
-    return None
-
-
-def available_modes() -> dict[str, str | None]:
-    """Mode -> None when usable, else the reason it is not."""
-    return {"bwrap": _bwrap_problem(), "process": None}
-
-
-def resolve_mode(requested: str) -> str:
-    """``auto`` -> ``bwrap`` when usable; grading never silently runs without isolation."""
-    if requested not in ("auto", "bwrap", "process"):
-        raise SandboxUnavailable(f"unknown sandbox mode {requested!r} (auto, bwrap, process)")
-    if requested == "process":
-        return "process"
-    problem = _bwrap_problem()
-    if problem is not None:
-        raise SandboxUnavailable(f"cannot isolate student code: {problem}. Install bubblewrap, or pass "
-                                 "--sandbox process to run without isolation (reports will say so)")
-    return "bwrap"
-
-
-def runtime_paths() -> list[Path]:
-    """The Python installation (exact paths); numpy is bound on its own (``numpy_dirs``)."""
-    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(os.path.realpath(sys.executable)).parent}
-    return sorted(p for p in paths if p.exists())
-
-
-def numpy_dirs() -> list[Path]:
-    """numpy's package folder and, when the wheel vendors its libraries, ``numpy.libs`` beside it.
-
-    That is everything ``import numpy`` needs from its site folder (checked by the sandbox tests,
-    which import numpy inside the sandbox).
-    """
-    import numpy
-
-    package = Path(numpy.__file__).resolve().parent
-    return [p for p in (package, package.with_name("numpy.libs")) if p.is_dir()]
-
-
-def numpy_path() -> list[str]:
-    """The host folder numpy is installed in (for launchers without a sandbox, e.g. in tests).
-
-    The sandbox itself never puts this on PYTHONPATH: it holds every other installed package too.
-    """
-    return [str(numpy_dirs()[0].parent)]
-
-
-def site_dirs(roots: Sequence[Path]) -> list[Path]:
-    """Every site-packages/dist-packages folder under ``roots`` (as seen through each root).
-
-    The same folder reached through two bound roots (``/lib`` -> ``/usr/lib``) is two mounts in
-    the sandbox and is listed under each. numpy's own site folder is always included. Cached:
-    globbing the system folders takes ~20 ms, and the result is needed at every spawn.
-    """
-    return list(_site_dirs(tuple(roots)))
-
-
-@cache
-def _site_dirs(roots: tuple[Path, ...]) -> tuple[Path, ...]:
-    import site
-
-    found: set[Path] = {numpy_dirs()[0].parent}
-    for root in roots:
-        for pattern in SITE_GLOBS:
-            for name in SITE_DIR_NAMES:
-                found.update(p for p in root.glob(pattern.format(name=name)) if p.is_dir())
-    known = [*sys.path, *site.getsitepackages(), site.getusersitepackages()]
-    for entry in known:
-        path = Path(entry)
-        if path.name in SITE_DIR_NAMES and path.is_dir():
-            for candidate in (path, path.resolve()):
-                if any(candidate.is_relative_to(root) for root in roots):
-                    found.add(candidate)
-    return tuple(sorted(found))
 
 
 class Sandbox:
     """One submission's sandbox (a context manager)."""
 
-    def __init__(self, *, mode: str, workspace: Path, scratch: Path, ro_paths: Sequence[Path],
-                 limits: Limits, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        mode: str,
+        workspace: Path,
+        scratch: Path,
+        ro_paths: Sequence[Path],
+        limits: Limits,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """Claim a uid and a cgroup (as root) and open up the folders the child needs.
+
+        Args:
+            mode: ``auto``, ``bwrap`` or ``process`` (see ``resolve_mode``).
+            workspace: The staged submission, read-only for the child.
+            scratch: The child's writable folder (its cwd, HOME and TMPDIR).
+            ro_paths: Further folders the child reads (the child runtime).
+            limits: The limits to apply to every process.
+            env: Variables added to the child's clean environment.
+
+        Raises:
+            SandboxUnavailable: The mode cannot be provided, or no sandbox uid is free.
+        """
         self.isolation = resolve_mode(mode)
         self.limits = limits
         self.workspace = Path(workspace).resolve()
@@ -161,7 +90,6 @@ class Sandbox:
         self.ro_paths = [Path(p).resolve() for p in ro_paths]
         self.limit_notes: list[str] = []
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.exit_codes: list[int] = []
         self.uid: int | None = None
         self._lock: IO[str] | None = None
         self._latest: subprocess.Popen[bytes] | None = None
@@ -171,33 +99,26 @@ class Sandbox:
         # only stop a setuid-root bwrap (unprivileged machines) from getting its privileges.
         self._no_new_privs = not (self.isolation == "bwrap" and _is_setuid(shutil.which("bwrap")))
         if os.geteuid() == 0:
-            self._claim_uid()
-            self.cgroup = CGroup.create(f"nngrader-{self.uid}", memory_bytes=limits.memory_bytes,
-                                        max_processes=limits.max_processes)
+            self.uid, self._lock = claim_uid()
+            self.cgroup = CGroup.create(
+                f"nngrader-{self.uid}",
+                memory_bytes=limits.memory_bytes,
+                max_processes=limits.max_processes,
+            )
             if self.cgroup is None:
-                self.limit_notes.append("no writable cgroup v1 pids/memory hierarchy: memory is limited per "
-                                        "process (RLIMIT_AS) and processes only per uid (RLIMIT_NPROC)")
+                self.limit_notes.append(
+                    "no writable cgroup v1 pids/memory hierarchy: memory is limited per "
+                    "process (RLIMIT_AS) and processes only per uid (RLIMIT_NPROC)"
+                )
             self._grant_access()
         else:
-            self.limit_notes.append("not running as root: student code runs as the grader's own user, "
-                                    "without a cgroup (rlimits and the process group still apply)")
+            self.limit_notes.append(
+                "not running as root: student code runs as the grader's own user, "
+                "without a cgroup (rlimits and the process group still apply)"
+            )
         self.env = self._environment(env or {})
 
     # -- setup ----------------------------------------------------------------------------------
-
-    def _claim_uid(self) -> None:
-        LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for uid in range(UID_BASE, UID_BASE + UID_SLOTS):
-            handle = open(LOCK_DIR / f"uid-{uid}.lock", "w")  # noqa: SIM115 - held for the sandbox's life
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                handle.close()
-                continue
-            self.uid, self._lock = uid, handle
-            _kill_uid(uid)  # anything left by a grader that crashed before cleaning up
-            return
-        raise SandboxUnavailable("no free sandbox uid")
 
     def _grant_access(self) -> None:
         """Let the sandbox uid write scratch and read the workspace and runtime."""
@@ -214,21 +135,31 @@ class Sandbox:
         for path in (self.workspace, self.scratch, *self.ro_paths):
             _grant_search(path)  # our own temporary folders
         granted: set[str] = set()
-        if self.isolation == "process":  # bwrap re-creates parents itself; a plain process needs the real ones
+        # bwrap re-creates parents itself; a plain process needs the real ones.
+        if self.isolation == "process":
             for path in (*runtime_paths(), *numpy_dirs()):
                 granted |= _grant_search(path)
         if granted:
-            self.limit_notes.append(f"granted search permission (o+x) on {', '.join(sorted(granted))} so that "
-                                    "the unprivileged sandbox uid can reach the Python runtime")
+            self.limit_notes.append(
+                f"granted search permission (o+x) on {', '.join(sorted(granted))} so that "
+                "the unprivileged sandbox uid can reach the Python runtime"
+            )
 
     def _environment(self, extra: Mapping[str, str]) -> dict[str, str]:
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.scratch), "TMPDIR": str(self.scratch),
-               "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-               # Python finds its prefix from PYTHONHOME once it runs as another uid.
-               "PYTHONHOME": sys.base_prefix}
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(self.scratch),
+            "TMPDIR": str(self.scratch),
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+            # Python finds its prefix from PYTHONHOME once it runs as another uid.
+            "PYTHONHOME": sys.base_prefix,
+        }
         # A folder that holds numpy and nothing else: in bwrap numpy's own site folder, which the
         # sandbox masks down to numpy; in process mode a staged folder of links to numpy.
-        env["PYTHONPATH"] = str(numpy_dirs()[0].parent if self.isolation == "bwrap" else self._stage_pylib())
+        pylib = numpy_dirs()[0].parent if self.isolation == "bwrap" else self._stage_pylib()
+        env["PYTHONPATH"] = str(pylib)
         env.update({var: str(self.limits.threads) for var in THREAD_VARS})
         env.update(extra)
         return env
@@ -244,26 +175,47 @@ class Sandbox:
 
     # -- processes ------------------------------------------------------------------------------
 
-    def spawn(self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stdout_path: Path) -> subprocess.Popen[bytes]:
-        """Start one process tree in a fresh session, with the limits applied before exec."""
+    def spawn(
+        self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stdout_path: Path
+    ) -> subprocess.Popen[bytes]:
+        """Start one process tree in a fresh session, with the limits applied before exec.
+
+        Args:
+            argv: The command to run inside the sandbox.
+            pass_fds: File descriptors the child inherits (the protocol's pipes).
+            stdout_path: The file that collects the child's stdout and stderr (appended to).
+
+        Returns:
+            The started process (bwrap's outer process in bwrap mode).
+        """
         command = list(argv)
         if self.isolation == "bwrap":
             command = self._bwrap_prefix() + command
         if self.cgroup is not None:
             self.cgroup.mark()  # only limits hit by this child are reported for it
         with open(stdout_path, "ab") as out:
-            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    pass_fds=tuple(pass_fds), env=self.env, cwd=self.scratch,
-                                    start_new_session=True, preexec_fn=self._preexec)  # noqa: PLW1509
+            # preexec_fn: the cgroup, the rlimits and the uid drop must come between fork and exec.
+            proc = subprocess.Popen(  # noqa: S603 - our own command; what it runs is contained
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                pass_fds=tuple(pass_fds),
+                env=self.env,
+                cwd=self.scratch,
+                start_new_session=True,
+                preexec_fn=self._preexec,
+            )
         self.procs.append(proc)
         self._latest = proc
         return proc
 
     def _bwrap_prefix(self) -> list[str]:
-        args = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session",
-                "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-        made: set[Path] = {Path("/"), Path("/tmp"), Path("/proc"), Path("/dev")}
+        args = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session"]
+        args += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+        args += ["--unshare-cgroup-try", "--proc", "/proc", "--dev", "/dev"]
+        args += ["--tmpfs", _SANDBOX_TMP]
+        made: set[Path] = {Path("/"), Path(_SANDBOX_TMP), Path("/proc"), Path("/dev")}
         bound: list[Path] = []  # inside a bind the folders exist already (and are read-only)
 
         def parents(path: Path) -> None:
@@ -294,10 +246,12 @@ class Sandbox:
         for site in masked:
             args.extend(["--remount-ro", str(site)])
         parents(self.scratch)
-        args.extend(["--bind", str(self.scratch), str(self.scratch), "--chdir", str(self.scratch), "--"])
+        args.extend(["--bind", str(self.scratch), str(self.scratch)])
+        args.extend(["--chdir", str(self.scratch), "--"])
         if self.uid is not None:
-            args.extend([shutil.which("setpriv") or "setpriv", f"--reuid={self.uid}", f"--regid={self.uid}",
-                         "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"])
+            args.append(shutil.which("setpriv") or "setpriv")
+            args.extend([f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"])
+            args.extend(["--inh-caps=-all", "--bounding-set=-all", "--"])
         return args
 
     def _preexec(self) -> None:
@@ -334,7 +288,7 @@ class Sandbox:
         if self.cgroup is not None:
             self.cgroup.kill_all(spare=direct)
         if self.uid is not None:
-            _kill_uid(self.uid, spare=direct)
+            kill_uid(self.uid, spare=direct)
         for proc in self.procs:
             if self.isolation == "bwrap" and (self.cgroup is not None or self.uid is not None):
                 try:
@@ -348,13 +302,12 @@ class Sandbox:
         if self.cgroup is not None:
             self.cgroup.kill_all()
         if self.uid is not None:
-            _kill_uid(self.uid)
+            kill_uid(self.uid)
         for proc in self.procs:
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-        self.exit_codes += [p.returncode for p in self.procs if p.returncode is not None]
         self.procs = [p for p in self.procs if p.returncode is None]
         self._await_reaped()
 
@@ -366,15 +319,20 @@ class Sandbox:
         so (seen on Firecracker VMs), so after a fork bomb or a daemon this waits; otherwise
         there is nothing to wait for.
         """
+        if self.uid is None:
+            return
         end = time.monotonic() + timeout
-        while self.uid is not None and processes_of(self.uid, zombies=True) and time.monotonic() < end:
+        while processes_of(self.uid, zombies=True) and time.monotonic() < end:
             time.sleep(0.02)
 
     def limit_hit(self) -> str | None:
-        """Which limit most likely stopped the latest process (None when none did).
+        """Which limit most likely stopped the latest process.
 
         Only what happened since that process started counts: the cgroup's counters are reset (or
         a baseline taken) at each spawn, and earlier processes' exit codes are not looked at.
+
+        Returns:
+            The limit's report message, or None when no limit did.
         """
         lim = self.limits
         if self.cgroup is not None and self.cgroup.memory_exhausted():
@@ -417,7 +375,11 @@ def _is_setuid(path: str | None) -> bool:
 
 
 def _grant_search(path: Path) -> set[str]:
-    """Add search permission (o+x, never read) to every parent of ``path`` lacking it."""
+    """Add search permission (o+x, never read) to every parent of ``path`` lacking it.
+
+    Returns:
+        The folders changed.
+    """
     granted = set()
     for parent in path.parents:
         mode = parent.stat().st_mode
@@ -425,33 +387,3 @@ def _grant_search(path: Path) -> set[str]:
             parent.chmod(mode | stat.S_IXOTH)
             granted.add(str(parent))
     return granted
-
-
-def _kill_uid(uid: int, timeout: float = 5.0, spare: Set[int] = frozenset()) -> None:
-    """SIGKILL every live process whose real uid is ``uid`` (used by nothing but the sandbox),
-    except the pids in ``spare``."""
-    end = time.monotonic() + timeout
-    while (pids := set(processes_of(uid)) - spare) and time.monotonic() < end:
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.01)
-
-
-def processes_of(uid: int, *, zombies: bool = False) -> list[int]:
-    """Live processes whose real uid is ``uid`` (with ``zombies``, also those not yet reaped)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            status = Path(f"/proc/{entry}/status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        dead = fields.get("State", "").strip().startswith(("Z", "X"))
-        if int(fields.get("Uid", "-1 ").split()[0]) == uid and (zombies or not dead):
-            found.append(int(entry))
-    return found

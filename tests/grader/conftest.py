@@ -25,7 +25,7 @@ class PlainLauncher:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stdout_path: Path) -> Any:
-        from grader.sandbox.launch import numpy_path
+        from grader.sandbox.paths import numpy_path
 
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(numpy_path())}  # children run with -S
         with open(stdout_path, "ab") as out:

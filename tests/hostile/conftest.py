@@ -169,7 +169,7 @@ def grade(paths: list[Path], out: Path, **limits: float) -> list[Graded]:
     }
     typed = {k: int(v) if k in ints else v for k, v in settings.items()}
     results = api.grade(
-        paths, out=out, assignment=ASSIGNMENT, sandbox="bwrap", limits=Limits(**typed)
+        paths, out=out, assignment=ASSIGNMENT, sandbox="bwrap", limits=typed
     )
     return [
         Graded(
@@ -280,7 +280,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Probe:
 def unprivileged(probe: Probe) -> None:
     """Guard for kill(-1) and fork bombs: refuse unless student code really runs as a sandbox uid
     (as root without isolation they would take down the test run itself) inside a cgroup."""
-    from grader.sandbox.launch import UID_BASE, UID_SLOTS
+    from grader.sandbox.uids import UID_BASE, UID_SLOTS
 
     if not (
         UID_BASE <= probe.uid < UID_BASE + UID_SLOTS
@@ -333,7 +333,7 @@ def listener() -> Iterator[Listener]:
 
 def _uid_in_use(uid: int) -> bool:
     """Whether a live sandbox (another grader on this machine) holds ``uid``'s lock."""
-    from grader.sandbox.launch import LOCK_DIR
+    from grader.sandbox.uids import LOCK_DIR
 
     try:
         fd = os.open(LOCK_DIR / f"uid-{uid}.lock", os.O_RDONLY)
@@ -352,7 +352,7 @@ def _uid_in_use(uid: int) -> bool:
 
 def _sandbox_processes() -> dict[str, int]:
     """Live processes with any uid in the sandbox range: description -> uid."""
-    from grader.sandbox.launch import UID_BASE, UID_SLOTS
+    from grader.sandbox.uids import UID_BASE, UID_SLOTS
 
     found = {}
     for pid in os.listdir("/proc"):

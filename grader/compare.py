@@ -9,7 +9,8 @@ Rule: elementwise and asymmetric, with the reference as the expected value (nump
   a 0-d array or a size-1 array.
 * Only numeric dtypes compare (bool, int, float); object or string arrays fail. A list or tuple that
   converts cleanly to a numeric array is accepted, since students sometimes return lists.
-* NaN or inf in the student's output where the reference is finite fails.
+* NaN or inf in the student's output where the reference is finite fails; a non-finite reference
+  value must be matched exactly (the same inf, NaN for NaN).
 * cs231n's ``rel_error`` is reported alongside, because students know it; it does not decide.
 """
 
@@ -21,18 +22,7 @@ import numpy as np
 
 from grader.results import Comparison
 
-__all__ = ["compare", "default_tolerance", "rel_error"]
-
-
-def default_tolerance(dtype: Any) -> tuple[float, float]:
-    """(rtol, atol) for a student output of ``dtype``.
-
-    float32 keeps ~7 significant digits, and a float32 forward/backward accumulates rounding over
-    sums of hundreds of terms, hence 1e-4 relative; float64 results of the same formula written
-    differently agree to ~1e-12, so 1e-6 leaves room for other valid orderings without letting a
-    wrong formula through.
-    """
-    return (1e-4, 1e-5) if np.dtype(dtype) == np.float32 else (1e-6, 1e-8)
+__all__ = ["compare", "rel_error"]
 
 
 def rel_error(x: Any, y: Any) -> float:
@@ -72,28 +62,55 @@ def compare(name: str, actual: Any, expected: Any, *, rtol: float, atol: float) 
     bad_finite = ~np.isfinite(act) & np.isfinite(exp)
     if bad_finite.any():
         idx = _index(np.argwhere(bad_finite)[0], exp.ndim)
-        kind = "NaN" if np.isnan(act[idx]) else "inf"
-        return Comparison(name, False, f"student output has {kind} at index {idx} where {_fmt(exp[idx])} was expected",
-                          mismatched=int(bad_finite.sum()), total=total)
-    with np.errstate(invalid="ignore"):
+        kind = "NaN" if np.isnan(act[idx]) else ("inf" if act[idx] > 0 else "-inf")
+        return Comparison(
+            name,
+            False,
+            f"student output has {kind} at index {idx} where {_fmt(exp[idx])} was expected",
+            mismatched=int(bad_finite.sum()),
+            total=total,
+        )
+    # inf - inf, inf / inf: non-finite expected values are judged by the masks below, not by the
+    # arithmetic, and extreme student values must not make a pure function warn.
+    with np.errstate(invalid="ignore", over="ignore"):
         diff = np.abs(act - exp)
         threshold = atol + rtol * np.abs(exp)
-        # Same non-finite value on both sides counts as equal (numpy's rule for NaN positions).
-        same_special = ~np.isfinite(exp) & ((act == exp) | (np.isnan(act) & np.isnan(exp)))
-        excess = np.where(same_special, -np.inf, diff - threshold)
-    max_abs = float(np.max(np.where(same_special, 0.0, diff))) if total else 0.0
-    rel = rel_error(np.where(same_special, 0, act), np.where(same_special, 0, exp))
+        # A non-finite expected value must be matched exactly (numpy's rule: the same inf, or NaN
+        # for NaN); otherwise its |diff| - threshold is NaN or inf - inf, which never compares > 0.
+        special = ~np.isfinite(exp)
+        same_special = special & ((act == exp) | (np.isnan(act) & np.isnan(exp)))
+        excess = np.where(special, np.where(same_special, -np.inf, np.inf), diff - threshold)
+        max_abs = float(np.max(np.where(same_special, 0.0, diff))) if total else 0.0
+        rel = rel_error(np.where(same_special, 0, act), np.where(same_special, 0, exp))
     mismatched = int(np.sum(excess > 0))
     if mismatched == 0:
-        return Comparison(name, True, f"max abs err {max_abs:.3g} (rel_error {rel:.3g})",
-                          max_abs_err=max_abs, max_rel_err=rel, total=total)
+        return Comparison(
+            name,
+            True,
+            f"max abs err {max_abs:.3g} (rel_error {rel:.3g})",
+            max_abs_err=max_abs,
+            max_rel_err=rel,
+            total=total,
+        )
     idx = _index(np.unravel_index(int(np.argmax(excess)), exp.shape), exp.ndim)
     where = f" at index {idx}" if exp.ndim else ""
+    if special[idx]:
+        why = "a non-finite expected value must be matched exactly"
+    else:
+        why = (
+            f"|diff| {float(diff[idx]):.3g} > threshold {float(threshold[idx]):.3g}"
+            f" = atol {atol:g} + rtol {rtol:g}·|expected|"
+        )
     return Comparison(
-        name, False,
-        f"{mismatched} of {total} values differ; worst{where}: got {_fmt(act[idx])}, expected {_fmt(exp[idx])} "
-        f"(|diff| {float(diff[idx]):.3g} > threshold {float(threshold[idx]):.3g} = atol {atol:g} + rtol {rtol:g}·|expected|)",
-        max_abs_err=max_abs, max_rel_err=rel, mismatched=mismatched, total=total)
+        name,
+        False,
+        f"{mismatched} of {total} values differ; worst{where}: got {_fmt(act[idx])}, "
+        f"expected {_fmt(exp[idx])} ({why})",
+        max_abs_err=max_abs,
+        max_rel_err=rel,
+        mismatched=mismatched,
+        total=total,
+    )
 
 
 def _index(idx: Any, ndim: int) -> tuple[int, ...]:

@@ -8,29 +8,31 @@ grading process.
 
 Ops:
     init      remember the workspace and the logical-name -> dotted-module map; optional compat shim
-    reset     forget handles and seed the global legacy ``np.random``
+    reset     forget handles, undo the dropout patch, seed the global legacy ``np.random``
     import    import one student module by logical name
     call      call a function or method; selected results stay here as handles (e.g. caches)
+    construct instantiate a student class (seeded) and keep the instance as a handle
     getattr   read an attribute of a module or handle
     setitem   ``obj.attr[key] = value`` (inject parameters into a model)
-    setattr   ``obj.attr = value``
     numgrad   centred-difference gradient of a student function (float64)
     dropout   replace the dropout layer the student's net calls with one applying given masks
+    dropout_calls  how often the replaced dropout ran in train mode, and the p it was given
     train     train a student model with the grader's trusted Solver and the student's update rule
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # numpy must be imported before the student's workspace is on sys.path, so that a
 # ``numpy.py`` in the submission cannot shadow it.
 import numpy as np
-
 from nngrader_child import protocol
 
 MAX_TRACEBACK_CHARS = 4000
@@ -43,7 +45,7 @@ class Kept:
         self.hid = hid
 
 
-class _InjectedCache(tuple):  # noqa: SLOT001 - a marker type, nothing more
+class _InjectedCache(tuple[Any, ...]):  # a marker type, nothing more
     """Cache ``(dropout_param, mask)`` made by the injected dropout forward."""
 
 
@@ -80,10 +82,11 @@ class Harness:
 
     def target(self, spec: dict[str, Any]) -> Any:
         """Resolve ``{"module": name, "attr": "a.b"}`` or ``{"handle": id, "attr": ...}``."""
+        if not isinstance(spec, dict) or ("handle" in spec) == ("module" in spec):
+            # A host bug, not the student's: never let it surface as the student's KeyError.
+            raise protocol.ProtocolError("a target names exactly one of a module or a handle")
         if "handle" in spec:
             obj = self.resolve_handle(spec["handle"], "")
-        elif "given" in spec:
-            obj = importlib.import_module(f"nngrader_given.{spec['given']}")
         else:
             obj = self.module(spec["module"])
         for part in filter(None, spec.get("attr", "").split(".")):
@@ -159,10 +162,6 @@ class Harness:
         container[req["key"]] = req["value"]
         return None
 
-    def op_setattr(self, req: dict[str, Any]) -> Any:
-        setattr(self.target(req["obj"]), req["attr"], req["value"])
-        return None
-
     def op_numgrad(self, req: dict[str, Any]) -> Any:
         """Centred differences of output ``output`` of a student function (contracted with dout).
 
@@ -211,11 +210,17 @@ class Harness:
             # Calls beyond the hidden layers (dropout after the last affine) keep everything; the
             # host counts the calls and names the mistake.
             index = harness.dropout_calls
-            mask = masks[index] if index < len(masks) and masks[index].shape == x.shape else np.ones_like(x)
+            mask = (
+                masks[index]
+                if index < len(masks) and masks[index].shape == x.shape
+                else np.ones_like(x)
+            )
             harness.dropout_calls += 1
             # The host checks that the net passes the course's p (keep or drop probability).
             p = dropout_param.get("p")
-            harness.dropout_ps.append(float(p) if isinstance(p, (int, float, np.floating)) else None)
+            harness.dropout_ps.append(
+                float(p) if isinstance(p, (int, float, np.floating)) else None
+            )
             return (x * mask).astype(x.dtype, copy=False), _InjectedCache((dropout_param, mask))
 
         def backward_for(original: Any) -> Any:
@@ -234,9 +239,13 @@ class Harness:
             mod = sys.modules.get(dotted)
             if mod is None:
                 continue
-            originals = {name: getattr(mod, name, None) for name in ("dropout_forward", "dropout_backward")}
-            replacements = {"dropout_forward": dropout_forward,
-                            "dropout_backward": backward_for(originals["dropout_backward"])}
+            originals = {
+                name: getattr(mod, name, None) for name in ("dropout_forward", "dropout_backward")
+            }
+            replacements = {
+                "dropout_forward": dropout_forward,
+                "dropout_backward": backward_for(originals["dropout_backward"]),
+            }
             for name, original in originals.items():
                 if callable(original):
                     self._patched.append((mod, name, original))
@@ -247,7 +256,7 @@ class Harness:
         return {"patched": patched}
 
     def op_dropout_calls(self, _req: dict[str, Any]) -> Any:
-        """How often the patched dropout ran in train mode since the patch, and the p of each call."""
+        """How often the patched dropout ran in train mode since the patch; the p of each call."""
         return {"calls": self.dropout_calls, "p": list(self.dropout_ps)}
 
     def op_train(self, req: dict[str, Any]) -> Any:
@@ -272,7 +281,7 @@ def _describe(exc: BaseException) -> dict[str, str]:
     try:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         message = str(exc)
-    except Exception:  # noqa: BLE001 - a student's exception may not even print
+    except Exception:  # a student's exception may not even print
         text, message = "", "<exception could not be printed>"
     if len(text) > MAX_TRACEBACK_CHARS:
         text = "...\n" + text[-MAX_TRACEBACK_CHARS:]
@@ -293,7 +302,9 @@ def serve(fd_in: int, fd_out: int) -> None:
         except protocol.ChannelClosed:
             return
         reply: dict[str, Any] = {"id": header.get("id")}
-        encoder = protocol.Encoder(keep=lambda obj: obj.hid if isinstance(obj, Kept) else harness.keep(obj))
+        encoder = protocol.Encoder(
+            keep=lambda obj: obj.hid if isinstance(obj, Kept) else harness.keep(obj)
+        )
         req: dict[str, Any] = {"id": header.get("id")}
         try:
             req = {k: protocol.decode(v, arrays, harness.resolve_handle) for k, v in header.items()}
@@ -303,10 +314,15 @@ def serve(fd_in: int, fd_out: int) -> None:
             reply["ok"] = True
             reply["value"] = encoder.encode(op(req))
         except protocol.ProtocolError as exc:
-            error = {"kind": "ungradable", "type": "ProtocolError", "message": str(exc), "traceback": ""}
+            error = {
+                "kind": "ungradable",
+                "type": "ProtocolError",
+                "message": str(exc),
+                "traceback": "",
+            }
             reply = {"id": req.get("id"), "ok": False, "error": error}
             encoder.arrays.clear()
-        except BaseException as exc:  # noqa: BLE001 - student code may raise anything, even SystemExit
+        except BaseException as exc:  # student code may raise anything, even SystemExit
             reply = {"id": req.get("id"), "ok": False, "error": _describe(exc)}
             encoder.arrays.clear()
         _flush()  # what the student printed belongs to this request's output
@@ -315,10 +331,10 @@ def serve(fd_in: int, fd_out: int) -> None:
 
 def _flush() -> None:
     for stream in (sys.__stdout__, sys.__stderr__, sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:  # noqa: BLE001 - a student may have replaced or closed the streams
-            pass
+        # A student may have replaced or closed the streams.
+        with contextlib.suppress(Exception):
+            if stream is not None:
+                stream.flush()
 
 
 def main() -> None:

@@ -3,8 +3,9 @@
 RLIMIT_NPROC does not bind root, and a double-forked daemon leaves its process group, so the
 process count and the final sweep rely on a cgroup: every descendant of a member stays a member.
 A group is created below the cgroup we run in (or at the hierarchy's top when that is writable).
-On machines without a writable v1 hierarchy ``CGroup.create`` returns None and the caller notes it.
-``mark`` starts each child's accounting afresh, so a limit one child hit is not reported for the next.
+On machines without a writable v1 hierarchy ``CGroup.create`` returns None and the caller notes
+it. ``mark`` starts each child's accounting afresh, so a limit one child hit is not reported for
+the next.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ class Raised:
     """`` (file.py, line N)`` of the innermost frame of the student's code, or ``""``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Outcome:
     """What happened when one check ran; no points yet (``grader.scoring`` decides them)."""
 
@@ -63,9 +63,10 @@ class Outcome:
     diagnosis: str | None = None
     """Known mistake this failure looks like, when one matched within tolerance."""
     output: str = ""
-    """What the student's code printed during this check (truncated)."""
+    """What the student's code printed during this check (truncated); the student view omits it
+    for checks that are not visible."""
     seconds: float = 0.0
-    """Wall time of the check (a timing field)."""
+    """Wall time of the check (a timing field: excluded from determinism comparisons)."""
     credit: Fraction | None = None
     """Fraction of the points the check's own evidence earned, for checks that give partial
     credit; None: all points when passed, none otherwise."""
@@ -73,43 +74,28 @@ class Outcome:
     """The student's exception, when one ended the check (the student view redacts its text)."""
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    """Outcome of one check of the spec on one submission."""
+@dataclass(frozen=True, kw_only=True)
+class CheckResult(Outcome):
+    """One check of the spec on one submission: its outcome, and the points scoring gave it.
 
-    check_id: str
-    """The spec's check id (unique within the spec)."""
+    ``message`` is the grader's full account; views show a check through
+    ``grader.report.student_view``, which redacts what a student may not see.
+    """
+
     part: str
     """Part (notebook) id the check belongs to."""
     title: str
     """Short human title shown in tables."""
-    status: Status
-    """passed / failed / error (student code raised or returned garbage) / timeout."""
     score: float
     """Points earned (0 or max_score unless the check gives partial credit)."""
     max_score: float
     """Points available."""
     visibility: Visibility
     """Gradescope visibility of this check."""
-    message: str
-    """What happened: the first failing comparison or the error, in full (views show it through
-    ``grader.report.student_view``, which redacts what a student may not see)."""
-    notes: tuple[str, ...] = ()
-    """Advisory notes of the check (no points depend on them)."""
-    comparisons: tuple[Comparison, ...] = ()
-    """Every comparison made, in order."""
-    diagnosis: str | None = None
-    """Known mistake this failure looks like, when one matched within tolerance."""
     root_cause: str | None = None
     """Check id of a failed dependency that likely explains this failure."""
-    output: str = ""
-    """What the student's code printed during this check (truncated); hidden checks omit it."""
-    seconds: float = 0.0
-    """Wall time of the check (a timing field: excluded from determinism comparisons)."""
     counts: bool = True
     """False for informative checks that carry no points."""
-    raised: Raised | None = None
-    """The student's exception, when one ended the check (the student view redacts its text)."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ Rules, in order:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from fractions import Fraction
 
 from grader.results import CheckResult, Outcome
@@ -50,23 +51,16 @@ def _scored(
                 f"{check.value_check!r} failed, so they are consistently wrong"
             )
     cause = root_cause(check.id, checks, outcomes) if outcome.status != "passed" else None
+    happened = {f.name: getattr(outcome, f.name) for f in fields(Outcome)}
     return CheckResult(
-        check_id=check.id,
+        **{**happened, "message": message},
         part=check.part,
         title=check.title,
-        status=outcome.status,
         score=points,
         max_score=max_score,
         visibility=check.visibility,  # type: ignore[arg-type]
-        message=message,
-        notes=outcome.notes,
-        comparisons=outcome.comparisons,
-        diagnosis=outcome.diagnosis,
         root_cause=cause,
-        output=outcome.output,
-        seconds=outcome.seconds,
         counts=counts,
-        raised=outcome.raised,
     )
 
 

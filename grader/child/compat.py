@@ -66,37 +66,32 @@ class _Unavailable(types.ModuleType):
         )
 
 
+def _module(name: str, **attrs: Any) -> types.ModuleType:
+    """A module ``name`` holding ``attrs``."""
+    module = types.ModuleType(name)
+    module.__dict__.update(attrs)
+    return module
+
+
 def _stand_ins() -> dict[str, types.ModuleType]:
     """Build the stand-in modules, keyed by dotted name."""
-    past = types.ModuleType("past")
-    past_builtins = types.ModuleType("past.builtins")
-    past_builtins.xrange = range  # type: ignore[attr-defined]
-    past_builtins.basestring = str  # type: ignore[attr-defined]
-    past_builtins.unicode = str  # type: ignore[attr-defined]
-    past_builtins.long = int  # type: ignore[attr-defined]
-    past_builtins.raw_input = input  # type: ignore[attr-defined]
-    past.builtins = past_builtins  # type: ignore[attr-defined]
-
-    future = types.ModuleType("future")
-    standard_library = types.ModuleType("future.standard_library")
-    standard_library.install_aliases = lambda: None  # type: ignore[attr-defined]
-    future.standard_library = standard_library  # type: ignore[attr-defined]
-    future_builtins = types.ModuleType("future.builtins")
-    for name in ("range", "object", "str", "int", "zip", "map", "filter", "input"):
-        setattr(future_builtins, name, getattr(builtins, name))
-    future.builtins = future_builtins  # type: ignore[attr-defined]
-
-    six = types.ModuleType("six")
-    six_moves = types.ModuleType("six.moves")
-    six_moves.cPickle = pickle  # type: ignore[attr-defined]
-    six_moves.range = range  # type: ignore[attr-defined]
-    six_moves.xrange = range  # type: ignore[attr-defined]
-    six_moves.zip = zip  # type: ignore[attr-defined]
-    six_moves.map = map  # type: ignore[attr-defined]
-    six.moves = six_moves  # type: ignore[attr-defined]
-    six.PY2, six.PY3 = False, True  # type: ignore[attr-defined]
-    six.string_types = (str,)  # type: ignore[attr-defined]
-    six.iteritems = lambda d: iter(d.items())  # type: ignore[attr-defined]
+    past_builtins = _module(
+        "past.builtins", xrange=range, basestring=str, unicode=str, long=int, raw_input=input
+    )
+    past = _module("past", builtins=past_builtins)
+    standard_library = _module("future.standard_library", install_aliases=lambda: None)
+    names = ("range", "object", "str", "int", "zip", "map", "filter", "input")
+    future_builtins = _module("future.builtins", **{n: getattr(builtins, n) for n in names})
+    future = _module("future", standard_library=standard_library, builtins=future_builtins)
+    six_moves = _module("six.moves", cPickle=pickle, range=range, xrange=range, zip=zip, map=map)
+    six = _module(
+        "six",
+        moves=six_moves,
+        PY2=False,
+        PY3=True,
+        string_types=(str,),
+        iteritems=lambda d: iter(d.items()),
+    )
 
     mods = {
         "past": past,

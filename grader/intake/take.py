@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.intake.archives import UNREADABLE, copy_entries, extract, open_zip, write_member
@@ -49,7 +49,8 @@ class Submission:
     """One student's files, taken in."""
 
     name: str
-    """Unique in one ``collect`` call (ignoring case): the folder's or zip's name."""
+    """Unique in one ``collect`` call (ignoring case): the folder's or zip's name (before
+    ``collect`` makes it unique, the base name)."""
     root: Path | None
     """The clean copy of the files; None when ``error`` says why there is none."""
     origin: str
@@ -58,17 +59,6 @@ class Submission:
     """Why the submission could not be taken in (names the member and the rule)."""
     notes: tuple[str, ...] = ()
     """What intake skipped (symlinks leaving the submission, fifos, oversized files)."""
-
-
-@dataclass(frozen=True)
-class _Taken:
-    """A submission before it gets its unique name."""
-
-    base: str
-    root: Path | None
-    origin: str
-    error: str | None = None
-    notes: tuple[str, ...] = ()
 
 
 def _reason(exc: BaseException) -> str:
@@ -87,7 +77,7 @@ def _take_students(
     outer_count: int,
     outer_used: int,
     copy_dir: Callable[[Student, Path, Budget], list[str]],
-) -> list[_Taken]:
+) -> list[Submission]:
     """Take every planned student in, each within a fair share of what the input may still write.
 
     Args:
@@ -142,7 +132,7 @@ def _take_students(
     for i, student in enumerate(students):
         base = base_name(student.rel.name, student.kind == "dir")
         if student.error:
-            taken.append(_Taken(base, None, student.origin, student.error))
+            taken.append(Submission(base, None, student.origin, student.error))
             continue
         dest = stage / f"s{i}"
         share = shares[id(student)]
@@ -174,9 +164,9 @@ def _take_students(
                 notes = copy_dir(student, dest, budget)
         except (IntakeError, OSError, *UNREADABLE) as exc:
             shutil.rmtree(dest, ignore_errors=True)
-            taken.append(_Taken(base, None, student.origin, _reason(exc)))
+            taken.append(Submission(base, None, student.origin, _reason(exc)))
             continue
-        taken.append(_Taken(base, dest, student.origin, notes=tuple(notes)))
+        taken.append(Submission(base, dest, student.origin, notes=tuple(notes)))
     return taken
 
 
@@ -188,7 +178,7 @@ def _single_budget(limits: ExtractLimits, what: str) -> Budget:
 
 def _take_zip(
     path: Path, stage: Path, limits: ExtractLimits, packages: Collection[str], lms: bool | None
-) -> list[_Taken]:
+) -> list[Submission]:
     """Take one zip in: whole, or split into its students (see ``collect`` for the arguments).
 
     Raises:
@@ -206,7 +196,7 @@ def _take_zip(
                 raise IntakeError(f"the archive has {count} entries (limit {limits.members})")
             dest = stage / "submission"
             extract(outer, entries, ROOT, dest, limits, _single_budget(limits, "archive"))
-            return [_Taken(base_name(path.name, False), dest, str(path))]
+            return [Submission(base_name(path.name, False), dest, str(path))]
         students = plan(tree, *found, entries, str(path))
         # Inner archives are written out first. Together they are the outer archive's own content,
         # so running out of budget here means the export itself is too large: a batch error.
@@ -238,7 +228,7 @@ def _take_zip(
 
 def _take_folder(
     path: Path, stage: Path, limits: ExtractLimits, packages: Collection[str], lms: bool | None
-) -> list[_Taken]:
+) -> list[Submission]:
     """Take one folder in: whole, or split into its students (see ``collect`` for the arguments).
 
     Raises:
@@ -253,7 +243,7 @@ def _take_folder(
             raise IntakeError(f"the folder has {len(entries)} entries (limit {limits.members})")
         dest = stage / "submission"
         notes = copy_entries(path, entries, ROOT, dest, limits, _single_budget(limits, "folder"))
-        return [_Taken(base_name(name, True), dest, str(path), notes=tuple(notes))]
+        return [Submission(base_name(name, True), dest, str(path), notes=tuple(notes))]
     students = plan(tree, *found, entries, str(path))
     for student in students:
         if not student.error and student.kind == "file":
@@ -307,10 +297,8 @@ def collect(
         except (IntakeError, OSError, *UNREADABLE) as exc:
             shutil.rmtree(stage, ignore_errors=True)
             name = (path if path.name not in ("", ".", "..") else path.resolve()).name
-            taken = [_Taken(base_name(name, path.is_dir()), None, str(path), _reason(exc))]
-        out.extend(
-            _checked(Submission(names(t.base), t.root, t.origin, t.error, t.notes)) for t in taken
-        )
+            taken = [Submission(base_name(name, path.is_dir()), None, str(path), _reason(exc))]
+        out.extend(_checked(replace(t, name=names(t.name))) for t in taken)
     return out
 
 

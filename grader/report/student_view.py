@@ -11,49 +11,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
+from typing import NewType
 
-from grader.results import CheckResult, Comparison
+from grader.results import CheckResult
 
 __all__ = ["StudentCheck", "student_check"]
 
 
-@dataclass(frozen=True)
-class StudentCheck:
-    """One check as a student may see it."""
-
-    check_id: str
-    """The spec's check id."""
-    part: str
-    """Part (notebook) id."""
-    title: str
-    """Short title."""
-    status: str
-    """passed / failed / error / timeout."""
-    score: float
-    """Points earned."""
-    max_score: float
-    """Points available."""
-    counts: bool
-    """False for informative checks."""
-    visibility: str
-    """The check's visibility (Gradescope's values)."""
-    message: str
-    """What happened, redacted for checks that are not visible, with the check's notes."""
-    diagnosis: str | None
-    """The known mistake the failure looks like."""
-    root_cause: str | None
-    """Check id of the failed dependency that likely explains the failure."""
-    output: str
-    """What the student's code printed during the check; empty unless the check is visible."""
-    comparisons: tuple[Comparison, ...]
-    """Every comparison made."""
-    seconds: float
-    """Wall time of the check (a timing field)."""
+StudentCheck = NewType("StudentCheck", CheckResult)
+"""A check result as a student may see it: what views render (a distinct type, so that mypy
+refuses a view handed a raw ``CheckResult``)."""
 
 
 def student_check(check: CheckResult) -> StudentCheck:
-    """The student's view of one check result."""
+    """The student's view of one check result.
+
+    The message is redacted where the rules say so and carries the check's notes; ``output`` is
+    empty unless the check is visible; nothing else changes.
+    """
     visible = check.visibility == "visible"
     message = check.message
     if check.raised is not None and not visible:
@@ -62,18 +38,7 @@ def student_check(check: CheckResult) -> StudentCheck:
     if check.notes:
         message += " (" + "; ".join(check.notes) + ")"
     return StudentCheck(
-        check_id=check.check_id,
-        part=check.part,
-        title=check.title,
-        status=check.status,
-        score=check.score,
-        max_score=check.max_score,
-        counts=check.counts,
-        visibility=check.visibility,
-        message=message,
-        diagnosis=check.diagnosis,
-        root_cause=check.root_cause,
-        output=check.output if visible else "",
-        comparisons=check.comparisons,
-        seconds=check.seconds,
+        replace(
+            check, message=message, notes=(), output=check.output if visible else "", raised=None
+        )
     )

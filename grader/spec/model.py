@@ -17,6 +17,14 @@ STATE_KEYS = ("velocity", "cache", "m", "v", "t")
 
 
 @dataclass(frozen=True)
+class Part:
+    """A part of the assignment (one notebook): a short ``id`` (``fc``, ``bn``...) and a ``title``."""
+
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
 class Api:
     """How a course names and interprets the canonical API (the reference's)."""
 
@@ -55,38 +63,44 @@ class Tolerance:
     """Elementwise rule |actual - expected| <= atol + rtol * |expected| (see grader.compare)."""
 
     rtol: float
+    """Relative part, scaled by the expected (reference) value."""
     atol: float
+    """Absolute part, for elements near zero."""
 
 
 @dataclass(frozen=True)
 class Check:
-    """One graded check."""
+    """One graded check: what to test, on which inputs, for how many points."""
 
     id: str
+    """Unique within the spec; named by ``depends`` and ``value_check`` and in every report."""
     part: str
+    """Id of the part (notebook) it belongs to."""
     kind: str
+    """Check kind (``grader.checks.catalog.KINDS``)."""
     subject: str
     """Canonical function or class the check is about (e.g. ``batchnorm_backward``)."""
     points: float
+    """Points it is worth (0: optional, never a root cause)."""
     visibility: str
+    """Gradescope visibility: ``visible``, ``hidden``, ``after_due_date``, ``after_published``."""
     seed: int
+    """Seed of its inputs (the notebooks' ``np.random.seed``)."""
     title: str
+    """Short human title shown in tables."""
     shapes: Mapping[str, tuple[int, ...]]
+    """Input name -> shape, where the kind's default shape is not wanted."""
     params: Mapping[str, Any]
+    """Kind-specific parameters (the keys the catalogue lists for the kind)."""
     tolerance: Tolerance | None
     """Overrides the spec's dtype default when set."""
     award: str
     """``points`` (normal), ``with_value`` (gradient checks: only if ``value_check`` passed) or
     ``informative`` (no points)."""
     value_check: str | None
+    """With ``award = "with_value"``: the value check that must pass too."""
     depends: tuple[str, ...]
     """Checks whose failure is named as the likely root cause when this one fails."""
-
-
-@dataclass(frozen=True)
-class Part:
-    id: str
-    title: str
 
 
 @dataclass(frozen=True)

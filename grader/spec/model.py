@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from grader.checks.catalog import module_of, modules_needed
 from grader.errors import SpecError
@@ -18,7 +18,7 @@ STATE_KEYS = ("velocity", "cache", "m", "v", "t")
 
 @dataclass(frozen=True)
 class Part:
-    """A part of the assignment (one notebook): a short ``id`` (``fc``, ``bn``...) and a ``title``."""
+    """A part of the assignment (one notebook): a short ``id`` (``fc``, ``bn``...), a ``title``."""
 
     id: str
     title: str
@@ -58,8 +58,7 @@ class Api:
         return self.names.get(canonical, canonical)
 
 
-@dataclass(frozen=True)
-class Tolerance:
+class Tolerance(NamedTuple):
     """Elementwise rule |actual - expected| <= atol + rtol * |expected| (see grader.compare)."""
 
     rtol: float

@@ -98,14 +98,15 @@ def main() -> None:
     sandbox = args.sandbox or ("bwrap" if available_modes().get("bwrap") is None else "process")
     bare = bare_start(args.repeat)
     runs = []
-    for i in range(args.repeat + 1):
+    for _ in range(args.repeat + 1):
         with tempfile.TemporaryDirectory(prefix="nngrader-bench-") as tmp:
             runs.append(one_pass(Path(tmp), sandbox))
     runs = runs[1:]  # the first pass pays the imports
     medians = {name: statistics.median(r[name] for r in runs) for name in STAGES}
     total = sum(medians.values())
     print(
-        f"sandbox: {sandbox}; median of {args.repeat} passes; bare `python -c 'import numpy'`: {bare:.3f} s"
+        f"sandbox: {sandbox}; median of {args.repeat} passes; bare `python -c 'import numpy'`: "
+        f"{bare:.3f} s"
     )
     print(f"{'stage':<10} {'seconds':>9} {'share':>7}")
     for name in STAGES:

@@ -34,11 +34,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: make the repository's packages importable
 
 from grader.child.protocol import Encoder  # noqa: E402
-from grader.sandbox.session import Session, SessionConfig  # noqa: E402
-from grader.workspace.stage import stage_runtime  # noqa: E402
 from grader.sandbox import Limits, Sandbox, available_modes  # noqa: E402
 from grader.sandbox.launch import THREAD_VARS  # noqa: E402 - needs the sys.path insert above
 from grader.sandbox.paths import numpy_path  # noqa: E402 - needs the sys.path insert above
+from grader.sandbox.session import Session, SessionConfig  # noqa: E402
+from grader.workspace.stage import stage_runtime  # noqa: E402
 
 PHASES = ("staging", "start", "protocol", "teardown")
 TOY = "def scale(x):\n    return 2 * x\n"

@@ -18,7 +18,7 @@ REQUIRED = os.environ.get(REQUIRE_VARIABLE) == "1"
 
 @cache
 def sandbox_problems() -> tuple[str, ...]:
-    """What keeps the full sandbox (bwrap, uid drop, cgroup) from working here; empty when nothing."""
+    """What keeps the full sandbox (bwrap, uid drop, cgroup) from working here; empty if nothing."""
     from grader.sandbox import available_modes
     from grader.sandbox.cgroup import CGroup
 

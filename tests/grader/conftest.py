@@ -29,8 +29,15 @@ class PlainLauncher:
 
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(numpy_path())}  # children run with -S
         with open(stdout_path, "ab") as out:
-            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    pass_fds=tuple(pass_fds), start_new_session=True, env=env)
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                pass_fds=tuple(pass_fds),
+                start_new_session=True,
+                env=env,
+            )
         self.procs.append(proc)
         return proc
 

@@ -108,7 +108,10 @@ def test_skipped_folders_hold_no_candidates(tmp_path: Path, skipped: str) -> Non
 
 def test_course_is_not_detected_from_files_inside_git(tmp_path: Path) -> None:
     specs = [load_spec(p) for p in sorted(spec_dir().glob("*.toml"))]
-    sig = "class FullyConnectedNet:\n    def __init__(self, dropout_keep_ratio=1, normalization=None): pass\n"
+    sig = (
+        "class FullyConnectedNet:\n"
+        "    def __init__(self, dropout_keep_ratio=1, normalization=None): pass\n"
+    )
     root = write(
         tmp_path / "s",
         {".git/cs231n/classifiers/fc_net.py": sig, ".git/cs231n/layers.py": "x = 1\n"},

@@ -147,7 +147,7 @@ def test_cs182_expected_bn_forward_output_replays_seed_003() -> None:
     ("check_id", "printed"), [("twolayer_loss", 3.4702243556), ("twolayer_loss_reg", 26.5948426952)]
 )
 def test_two_layer_net_fixture_replays_the_notebook_asserts(check_id: str, printed: float) -> None:
-    """§10.1: the linspace fixture with y = [0, 5, 1] gives the notebooks' asserted losses (1e-10)."""
+    """§10.1: the linspace fixture, y = [0, 5, 1], gives the notebooks' asserted losses (1e-10)."""
     check = next(c for c in api.get_spec("cs231n-2018").checks if c.id == check_id)
     ctx = _Recorder(check, "cs231n-2018")
     kw = nets.canonical_kwargs(ctx)  # type: ignore[arg-type]

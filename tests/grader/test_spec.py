@@ -1,4 +1,4 @@
-"""Spec loading and validation: every bundled spec is valid, and errors name file, key and problem."""
+"""Spec loading and validation: every bundled spec is valid; errors name file, key and problem."""
 
 from __future__ import annotations
 

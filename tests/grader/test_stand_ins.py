@@ -56,14 +56,16 @@ def test_a_submission_without_layer_utils_gets_the_starters(course: str, tmp_pat
 
 
 def test_a_layer_utils_importing_fast_layers_and_im2col_imports(tmp_path: Path) -> None:
-    """The starter's layer_utils imports fast_layers; a student's fast_layers imports im2col and torch."""
+    """The starter's layer_utils imports fast_layers; a student's fast_layers imports im2col."""
     sub = tmp_path / "sub"
     shutil.copytree(ROOT / "examples" / "dasecv-2021" / "correct", sub)
     utils = sub / "daseCV" / "layer_utils.py"
     utils.write_text("from daseCV.fast_layers import *\n" + utils.read_text())
     (sub / "daseCV" / "fast_layers.py").write_text(
-        "import torch\nfrom daseCV.im2col import *\ntry:\n    from daseCV.im2col_cython import col2im_cython\n"
-        "except ImportError:\n    print('run the following from the daseCV directory and try again:')\n"
+        "import torch\nfrom daseCV.im2col import *\ntry:\n    from daseCV.im2col_cython import "
+        "col2im_cython\n"
+        "except ImportError:\n    print('run the following from the daseCV directory and try "
+        "again:')\n"
     )
     result = grade(sub, "dasecv-2021", tmp_path)
     assert result.score == result.max_score, [

@@ -156,7 +156,6 @@ class Graded:
 def grade(paths: list[Path], out: Path, **limits: float) -> list[Graded]:
     """Grade under bwrap with tight limits, in input order."""
     from grader import api
-    from grader.sandbox import Limits
 
     settings = {**LIMITS, **limits}
     ints = {
@@ -168,9 +167,7 @@ def grade(paths: list[Path], out: Path, **limits: float) -> list[Graded]:
         "max_open_files",
     }
     typed = {k: int(v) if k in ints else v for k, v in settings.items()}
-    results = api.grade(
-        paths, out=out, assignment=ASSIGNMENT, sandbox="bwrap", limits=typed
-    )
+    results = api.grade(paths, out=out, assignment=ASSIGNMENT, sandbox="bwrap", limits=typed)
     return [
         Graded(
             json.loads((out / r.name / "results.json").read_text()),

@@ -88,7 +88,8 @@ def test_inlined_dropout_of_any_convention_passes(convention: str, tmp_path: Pat
             "does not scale them by 1/keep",
             DROPOUT_NET_CHECKS,
         ),
-        # At keep 0.5 (the hidden check) a flip is the same dropout: only the keep-0.75 check sees it.
+        # At keep 0.5 (the hidden check) a flip is the same dropout: only the keep-0.75 check
+        # sees it.
         (
             "np.random.rand(*x.shape) < 1 - keep",
             "(1 - keep)",
@@ -130,7 +131,7 @@ def test_a_net_that_ignores_dropout_fails(tmp_path: Path) -> None:
 
 
 def test_the_net_must_pass_the_courses_p(tmp_path: Path) -> None:
-    """C147's p is a drop probability: a net that passes 1 - dropout is caught, masks injected or not."""
+    """C147's p is a drop probability: a net passing 1 - dropout is caught, injected or not."""
     sub = tmp_path / "sub"
     shutil.copytree(ROOT / "examples" / "ucla-c147-2022" / "correct", sub)
     fc_net = sub / "nndl" / "fc_net.py"

@@ -1,6 +1,7 @@
 """The compatibility shim: old imports and removed numpy aliases work, nothing existing changes.
 
-Each test runs in a fresh interpreter: the shim patches numpy, which must not leak into this process.
+Each test runs in a fresh interpreter: the shim patches numpy, which must not leak into this
+process.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ CHILD_DIR = Path(__file__).resolve().parents[3] / "grader"
 
 
 def run_with_shim(code: str) -> subprocess.CompletedProcess[str]:
-    prelude = f"import sys; sys.path.insert(0, {str(CHILD_DIR)!r})\nfrom child import compat\ncompat.install()\n"
+    prelude = (
+        f"import sys; sys.path.insert(0, {str(CHILD_DIR)!r})\n"
+        "from child import compat\ncompat.install()\n"
+    )
     return subprocess.run(
         [sys.executable, "-c", prelude + textwrap.dedent(code)],
         capture_output=True,

@@ -13,7 +13,7 @@ from grader.report.student_view import student_check
 from grader.report.terminal import check_table
 from grader.results import CheckResult, Comparison, Raised, SubmissionResult
 
-SECRET = "array([[0.123456789, 0.987654321]])"
+SECRET = "array([[0.123456789, 0.987654321]])"  # noqa: S105 - a stand-in for a hidden input, not a password
 PRINTED = "DEBUG lr=0.0123456"
 
 

@@ -12,19 +12,21 @@ keyword-only face that calls it (intake and rendering of a batch live there).
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from grader import scoring
-from grader.checks.execute import run_checks
+from grader.checks.execute import VISIBLE, run_checks
 from grader.checks.oracle import LiveOracle, Oracle
 from grader.intake import Submission
 from grader.results import CheckResult, Outcome, SubmissionResult
 from grader.sandbox import Limits, Sandbox
-from grader.sandbox.session import Session, SessionConfig
+from grader.sandbox.session import Session, SessionConfig, read_output
 from grader.spec import Spec
 from grader.workspace.detect import detect
 from grader.workspace.stage import Staged, stage
@@ -70,26 +72,45 @@ def detect_course(submission: Submission, spec: Spec | None, specs: Iterable[Spe
 def run_staged(
     staged: Staged, spec: Spec, *, isolation: str, limits: Limits, oracle: Oracle
 ) -> Ran:
-    """Run ``spec``'s checks on the staged submission in its sandbox."""
-    with Sandbox(
-        mode=isolation,
+    """Run ``spec``'s checks on the staged submission in its sandbox.
+
+    Each phase of the check stage (``grader.checks.execute``: visible checks, then hidden ones)
+    gets a sandbox and a child of its own; the hidden phase also gets a fresh scratch folder, so
+    nothing the student's code kept from a hidden check's inputs meets a visible check. Both
+    phases print into the same capture file, which is the instructor's log.
+    """
+    config = SessionConfig(
+        runtime=staged.runtime,
         workspace=staged.workspace,
-        scratch=staged.scratch,
-        ro_paths=[staged.runtime],
-        limits=limits,
-    ) as box:
-        config = SessionConfig(
-            runtime=staged.runtime,
+        compat=spec.api.compat,
+        modules={m: spec.dotted(m) for m in spec.student_modules},
+        output_path=staged.output,
+    )
+    notes: list[str] = []
+
+    @contextmanager
+    def session_for(phase: str) -> Iterator[Session]:
+        scratch = staged.scratch if phase == VISIBLE else _fresh_scratch(staged.scratch, phase)
+        with Sandbox(
+            mode=isolation,
             workspace=staged.workspace,
-            compat=spec.api.compat,
-            modules={m: spec.dotted(m) for m in spec.student_modules},
-            output_path=staged.output,
-        )
-        with Session(config, box) as session:
-            outcomes = run_checks(spec, session, oracle, missing=staged.missing, limits=limits)
-        notes = tuple(box.limit_notes)
-        log = session.output_since(0, LOG_BYTES)
-    return Ran(outcomes, notes, log)
+            scratch=scratch,
+            ro_paths=[staged.runtime],
+            limits=limits,
+        ) as box:
+            try:
+                with Session(config, box) as session:
+                    yield session
+            finally:
+                notes.extend(n for n in box.limit_notes if n not in notes)
+
+    outcomes = run_checks(spec, session_for, oracle, missing=staged.missing, limits=limits)
+    return Ran(outcomes, tuple(notes), read_output(staged.output, 0, LOG_BYTES))
+
+
+def _fresh_scratch(scratch: Path, phase: str) -> Path:
+    """A new, empty scratch folder beside ``scratch`` for ``phase``."""
+    return Path(tempfile.mkdtemp(prefix=f"{scratch.name}-{phase}-", dir=scratch.parent))
 
 
 def grade_submission(

@@ -43,7 +43,11 @@ class Raised:
     type: str
     """The exception's class name (as the child reported it)."""
     where: str
-    """`` (file.py, line N)`` of the innermost frame of the student's code, or ``""``."""
+    """`` (file.py, line N)`` of the innermost frame in a real file of the staged workspace (the
+    grading process checked the file and the line), or ``""``."""
+    context: str = ""
+    """Host-worded words before ``raised`` in the redacted message, e.g. ``importing
+    cs231n/layers.py failed: ``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +76,10 @@ class Outcome:
     credit; None: all points when passed, none otherwise."""
     raised: Raised | None = None
     """The student's exception, when one ended the check (the student view redacts its text)."""
+    redacted: str | None = None
+    """What a check that is not visible shows instead of ``message`` when ``message`` quotes the
+    child's own words and ``raised`` does not apply (a missing name, an ungradable value, a
+    broken protocol): host-worded, no text of the child. None: nothing to redact."""
 
 
 @dataclass(frozen=True, kw_only=True)

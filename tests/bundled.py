@@ -2,14 +2,19 @@
 
 Many tests read the results of the same bundled submissions; grading each one once (in plain
 processes: these are the project's own files, and the sandbox has its own suite) and sharing the
-results keeps the suite fast without testing less.
+results keeps the suite fast without testing less. Each submission is graded on first use, so a
+run of a few test files grades only the examples they read.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grader.results import SubmissionResult
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -37,23 +42,56 @@ def strip_timing(value: Any) -> Any:
     return value
 
 
+class BundledResults(Mapping[str, dict[str, Any]]):
+    """``"<course>/<name>"`` -> the decoded ``results.json`` of that bundled submission.
+
+    Each submission is graded with ``nngrader grade``'s API into ``out`` the first time it is
+    looked up, and never again; ``result(name)`` gives the ``SubmissionResult`` of the same run.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.folders = {
+            f"{course}/{path.name}": path for course, paths in bundled().items() for path in paths
+        }
+        self._graded: dict[str, tuple[SubmissionResult, dict[str, Any]]] = {}
+
+    def _graded_once(self, name: str) -> tuple[SubmissionResult, dict[str, Any]]:
+        if name not in self._graded:
+            from grader import api
+
+            course = name.partition("/")[0]
+            (result,) = api.grade(
+                [self.folders[name]],
+                out=self.out / course,
+                assignment=course,
+                sandbox="process",
+                limits={"check_seconds": CHECK_SECONDS},
+            )
+            path = self.out / course / result.name / "results.json"
+            self._graded[name] = (result, json.loads(path.read_text(encoding="utf-8")))
+        return self._graded[name]
+
+    def result(self, name: str) -> SubmissionResult:
+        """The ``SubmissionResult`` of ``"<course>/<name>"`` (the one its results.json shows)."""
+        return self._graded_once(name)[0]
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        return self._graded_once(name)[1]
+
+    def __contains__(self, name: object) -> bool:  # without grading it
+        return name in self.folders
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.folders)
+
+    def __len__(self) -> int:
+        return len(self.folders)
+
+
 def grade_bundled(out: Path) -> dict[str, dict[str, Any]]:
     """Grade every bundled submission with ``nngrader grade``'s API into ``out``.
 
     Returns ``"<course>/<name>"`` -> the decoded ``results.json``.
     """
-    from grader import api
-
-    docs: dict[str, dict[str, Any]] = {}
-    for course, folders in bundled().items():
-        results = api.grade(
-            folders,
-            out=out / course,
-            assignment=course,
-            sandbox="process",
-            limits={"check_seconds": CHECK_SECONDS},
-        )
-        for result in results:
-            path = out / course / result.name / "results.json"
-            docs[f"{course}/{result.name}"] = json.loads(path.read_text(encoding="utf-8"))
-    return docs
+    return dict(BundledResults(out))

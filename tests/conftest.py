@@ -7,11 +7,9 @@ machine that silently lost its sandbox must not pass.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.bundled import grade_bundled
+from tests.bundled import BundledResults
 from tests.sandbox_support import REQUIRE_VARIABLE, REQUIRED, sandbox_problems
 
 
@@ -43,6 +41,8 @@ def update_goldens(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture(scope="session")
-def bundled_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Every bundled example's ``results.json``, graded once per session (``tests/bundled.py``)."""
-    return grade_bundled(tmp_path_factory.mktemp("bundled"))
+def bundled_results(tmp_path_factory: pytest.TempPathFactory) -> BundledResults:
+    """Every bundled example's ``results.json`` (``bundled_results[name]``) and
+    ``SubmissionResult`` (``bundled_results.result(name)``), each graded at most once per session,
+    on first use (``tests/bundled.py``)."""
+    return BundledResults(tmp_path_factory.mktemp("bundled"))

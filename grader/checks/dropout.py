@@ -4,8 +4,17 @@ A correct inverted-dropout layer may draw its mask as ``U < keep``, ``U >= 1 - k
 ``np.random.binomial``; the exact output then differs from the reference's, so instead of values
 the check verifies: train-mode outputs are ``0`` or ``x / keep``; the fraction of zeros is within
 a binomial bound of ``1 - keep`` (checked at keep != 0.5 so a keep/drop flip is visible); the
-mean is preserved; test mode is the identity; a seeded call is reproducible; and the backward
-pass uses the forward's mask (whatever the forward did, as the notebooks' gradient check does).
+mean is preserved; the mask is random: its rows and columns are not correlated beyond chance,
+two calls without a seed differ, two seeds differ and one seed repeats; test mode is the
+identity; and the backward pass uses the forward's mask (whatever the forward did, as the
+notebooks' gradient check does).
+
+False failures: each statistical check uses a bound of ``grader.checks.mask_stats`` that a
+correct layer (independent Bernoulli(keep) units) violates with probability at most ``ALPHA`` =
+5e-11; the forward check runs at most 12 of them (zero fraction, mean, rows and columns at each
+of three keep probabilities) plus two comparisons of independent masks, which coincide with
+probability ``(keep^2 + (1-keep)^2)^units`` (below 1e-70000 for 500 x 500 units). A correct layer
+therefore fails the forward check by chance with probability below 1e-9.
 
 A keep/drop flip is only the true flip: units zeroed with the keep probability *and* rescaled by
 1/(drop probability), i.e. a correct layer under the other meaning of p (it preserves the mean).
@@ -20,8 +29,11 @@ import math
 import numpy as np
 
 from grader.checks.context import Context
+from grader.checks.mask_stats import dispersion_interval, mean_bound, rate_interval
 
-Z = 5.0  # binomial bound in standard deviations: a correct layer fails with probability < 1e-6
+Z = 5.0  # binomial bound (in standard deviations) for naming a mistake; it decides no points
+SEED = 123
+"""The notebooks' dropout seed; the forward check also draws a second seed of its own."""
 FLIPPED = "keep and drop probabilities are flipped"
 """Start of the diagnosis of a true flip (the only pattern ``flip_policy = "credit"`` accepts)."""
 
@@ -63,40 +75,115 @@ def forward(ctx: Context) -> None:
         else:
             ctx.diagnosis = ctx.diagnosis or signature
         if _values(ctx, x, out, judged, label):
-            zeros = float(np.mean(out == 0))
-            bound = Z * math.sqrt(judged * (1 - judged) / x.size)
-            ctx.require(
-                f"{label} zero fraction",
-                abs(zeros - (1 - judged)) <= bound,
-                f"{label}: {zeros:.4f} of the outputs are zero; expected {1 - judged:.4f} ± "
-                f"{bound:.4f} "
-                f"(p is the {ctx.api.dropout_p} probability in this course)",
-            )
-            mean_bound = (
-                Z * float(np.abs(x).mean()) * math.sqrt((1 - judged) / judged / x.size) + 1e-12
-            )
-            ctx.require(
-                f"{label} mean",
-                abs(float(out.mean()) - float(x.mean())) <= mean_bound,
-                f"{label}: train-mode mean {float(out.mean()):.6g} vs input mean "
-                f"{float(x.mean()):.6g}; "
-                "inverted dropout preserves the mean",
-            )
-            zero_rows = out == 0
-            ctx.require(
-                f"{label} independent masks",
-                not bool((zero_rows == zero_rows[:1]).all()),
-                f"{label}: every row has the same dropped units",
-            )
+            _statistics(ctx, x, out, judged, label)
         ctx.compare(f"{label} test mode == x", test, x)
+    _randomness(ctx, x)
+
+
+def _statistics(ctx: Context, x: np.ndarray, out: np.ndarray, keep: float, label: str) -> None:
+    """Rate, mean and independence of a train-mode mask whose values are 0 or x / keep.
+
+    Each test's bound (``grader.checks.mask_stats``) fails a correct layer with probability at
+    most 5e-11: the zero fraction (Chernoff), the mean (Bernstein), and the dispersion of the
+    kept count per row and per column (Chernoff, exact binomial moments), which reveals rows or
+    columns correlated beyond chance, in either direction.
+    """
+    kept = _kept(x, out)
+    zeros = 1.0 - float(kept.mean())
+    lo, hi = rate_interval(kept.size, 1.0 - keep)
+    ctx.require(
+        f"{label} zero fraction",
+        lo < zeros < hi,
+        f"{label}: {zeros:.4f} of the outputs are zero; expected {1 - keep:.4f} (a random mask "
+        f"gives {lo:.4f} to {hi:.4f}; p is the {ctx.api.dropout_p} probability in this course)",
+    )
+    bound = mean_bound(x, keep) + 1e-12
+    mean = float(out.mean())
+    ctx.require(
+        f"{label} mean",
+        abs(mean - float(x.mean())) <= bound,
+        f"{label}: train-mode mean {mean:.6g} vs input mean {float(x.mean()):.6g} (± "
+        f"{bound:.3g}); inverted dropout preserves the mean",
+    )
+    ctx.require(
+        f"{label} independent masks",
+        not bool((kept == kept[:1]).all()),
+        f"{label}: every row has the same dropped units",
+    )
+    if kept.ndim != 2:
+        return
+    for axis, what, one in ((1, "rows", "row"), (0, "columns", "column")):
+        counts = kept.sum(axis=axis)
+        size = kept.shape[axis]
+        spread = float(np.mean((counts - size * keep) ** 2)) / (size * keep * (1 - keep))
+        lo, hi = dispersion_interval(counts.size, size, keep)
+        verdict = (
+            f": every {one} keeps nearly the same number of units, more regular than chance"
+            if spread <= lo
+            else f": units of the same {one} are kept or dropped together more than by chance"
+            if spread >= hi
+            else ""
+        )
+        ctx.require(
+            f"{label} random {what}",
+            lo < spread < hi,
+            f"{label}: the kept count per {one} has dispersion {spread:.3f} (its variance over "
+            f"the binomial's); independent units give {lo:.3f} to {hi:.3f}{verdict}",
+        )
+
+
+def _kept(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Which units a train-mode output kept (x has no zeros)."""
+    return np.asarray(np.abs(out) > 1e-9 * np.abs(x))
+
+
+def _randomness(ctx: Context, x: np.ndarray) -> None:
+    """The mask comes from the RNG: calls without a seed differ, seeds differ, a seed repeats.
+
+    Two independent masks of ``n`` units coincide with probability ``(q^2 + (1-q)^2)^n``, below
+    1e-70000 at keep 0.6 and 500 x 500 units: a correct layer never fails these by chance.
+    """
     p = _course_p(ctx, 0.6)
+    other = SEED
+    while other == SEED:
+        other = int(ctx.rng.randint(1, 2**31 - 1))
+
+    def mask(seed: int | None) -> np.ndarray | None:
+        param: dict[str, object] = {"mode": "train", "p": p}
+        if seed is not None:
+            param["seed"] = seed
+        out = ctx.call("dropout_forward", x.copy(), param, keep=(1,))[0]
+        ok = isinstance(out, np.ndarray) and out.shape == x.shape
+        return _kept(x, out) if ok else None
+
+    def differ(name: str, a: np.ndarray | None, b: np.ndarray | None, message: str) -> None:
+        if a is None or b is None:
+            ctx.require(name, False, f"dropout_forward did not return an array of shape {x.shape}")
+        else:
+            ctx.require(name, not np.array_equal(a, b), message)
+
+    differ(
+        "unseeded calls differ",
+        mask(None),
+        mask(None),
+        "two train-mode calls without a seed dropped the same units: draw the mask from "
+        "np.random at every call (not a fixed pattern or a constant seed)",
+    )
     first = ctx.call(
-        "dropout_forward", x.copy(), {"mode": "train", "p": p, "seed": 123}, keep=(1,)
+        "dropout_forward", x.copy(), {"mode": "train", "p": p, "seed": SEED}, keep=(1,)
     )[0]
     second = ctx.call(
-        "dropout_forward", x.copy(), {"mode": "train", "p": p, "seed": 123}, keep=(1,)
+        "dropout_forward", x.copy(), {"mode": "train", "p": p, "seed": SEED}, keep=(1,)
     )[0]
     ctx.compare("seeded calls reproducible", second, first)
+    seeded = isinstance(first, np.ndarray) and first.shape == x.shape
+    differ(
+        "seeds change the mask",
+        _kept(x, first) if seeded else None,
+        mask(other),
+        f"dropout_param['seed'] = {SEED} and {other} gave the same mask: seed the RNG with "
+        "dropout_param['seed'] when it is given",
+    )
 
 
 def _near(value: float, target: float, n: int) -> bool:

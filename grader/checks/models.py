@@ -3,9 +3,16 @@
 * ``model_init``: parameter names, shapes, dtype and initial statistics.
 * ``model_loss``: the reference's parameters are injected into the student's net; loss, every
   gradient and the test-mode scores are compared with the reference's on the same inputs.
-  With dropout, one known set of masks (the canonical draw) replaces the dropout layer the
-  student's net calls, so any mask convention of the student's own layer is accepted. A net that
-  does not call a function named ``dropout_forward`` is judged by ``grader.checks.no_injection``.
+  With dropout, the student's dropout layer, however the net reaches it, is made to apply known
+  masks (the canonical draw), so any mask convention of the student's own layer is accepted.
+
+Points come only from comparisons made here. With dropout the child gets the reference's uniform
+draws, not its masks: the injected layer keeps a unit where ``U < keep``, ``keep`` read from the
+``p`` the net passes, and drops everything on a call beyond the hidden layers. So the ``p`` the
+net passes and the number of its dropout layers decide the loss and gradients compared with the
+reference's; nothing the child counts decides a point. The child's record of dropout calls only
+picks the report: a net that never reached the injected layer (its dropout inlined) is judged by
+``grader.checks.no_injection``, whose points also come only from comparisons made here.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.context import Context
-from grader.checks.nets import build, canonical_kwargs, reference_kwargs, scores
+from grader.checks.nets import build, canonical_kwargs, close, reference_kwargs, scores
 from grader.checks.no_injection import judge_without_injection
 from grader.errors import BadReturn
 
@@ -94,30 +101,25 @@ def loss(ctx: Context) -> None:
         ctx.request(
             "setitem", obj={"handle": model.id, "attr": "params"}, key=name, value=value.copy()
         )
-    masks = _dropout_masks(ctx, kw, n)
-    if masks:
-        ctx.request("dropout", masks=masks)
+    uniforms = _dropout_uniforms(kw, n)
+    if uniforms:
+        ctx.request(
+            "dropout",
+            uniforms=uniforms,
+            meaning=ctx.api.dropout_p,
+            surplus="zeros",
+            forward=ctx.api.name("dropout_forward"),
+            backward=ctx.api.name("dropout_backward"),
+        )
     method = {"handle": model.id, "attr": "loss"}
     result = ctx.returns(ctx.call(method, X.copy(), y.copy()), ("loss", "grads"), "loss(X, y)")
     student_loss, grads = result
-    calls, ps = _dropout_record(ctx) if masks else (0, [])
-    if masks and calls == 0:
-        judge_without_injection(ctx, model, method, X, y, student_loss, grads, ref, kw)
+    if uniforms and _never_reached(ctx):
+        judge_without_injection(ctx, X, y, student_loss, grads, ref, kw)
         return
-    if masks:
-        _check_dropout_p(ctx, ps, kw["dropout_keep_ratio"])
-    if masks and not ctx.require(
-        "dropout calls",
-        calls == len(kw["hidden_dims"]),
-        f"the net called dropout_forward {calls} times in one forward pass; "
-        f"expected {len(kw['hidden_dims'])}",
-    ):
-        if calls > len(kw["hidden_dims"]):
-            ctx.diagnosis = (
-                "dropout is also applied after the last affine layer (only hidden layers use it)"
-            )
     ref_loss, ref_grads = ref.loss(X.copy(), y.copy())
-    ctx.compare("loss", student_loss, ref_loss)
+    if not ctx.compare("loss", student_loss, ref_loss) and uniforms:
+        _name_dropout_mistake(ctx, kw, X, y, ref, student_loss)
     if not ctx.require(
         "grads", isinstance(grads, dict), f"grads is {type(grads).__name__}, not a dict"
     ):
@@ -129,7 +131,7 @@ def loss(ctx: Context) -> None:
     candidates = ctx.oracle.mistakes(
         "net_regularization", ref.params, kw["reg"], ref_loss, ref_grads
     )
-    if kw.get("normalization") == "batchnorm" and not masks:
+    if kw.get("normalization") == "batchnorm" and not uniforms:
         candidates += ctx.oracle.mistakes(
             "net_batchnorm_order", ref.params, X, y, len(kw["hidden_dims"]) + 1
         )
@@ -153,46 +155,45 @@ def _linspace_params(params: dict[str, np.ndarray]) -> None:
             params[name] = np.linspace(lo, hi, num=params[name].size).reshape(params[name].shape)
 
 
-def _dropout_masks(ctx: Context, kw: dict[str, Any], n: int) -> list[np.ndarray]:
-    """The masks the reference draws (seeded dropout: U < keep, scaled by 1/keep)."""
+def _dropout_uniforms(kw: dict[str, Any], n: int) -> list[np.ndarray]:
+    """The uniforms the reference's seeded dropout draws in each hidden layer (it reseeds at every
+    call and keeps a unit where ``U < keep``)."""
     keep = kw.get("dropout_keep_ratio", 1.0)
     if keep == 1:
         return []
-    masks = []
-    for h in kw["hidden_dims"]:
-        u = np.random.RandomState(kw["seed"]).rand(n, h)
-        masks.append((u < keep) / keep)
-    return masks
+    return [np.random.RandomState(kw["seed"]).rand(n, h) for h in kw["hidden_dims"]]
 
 
-def _dropout_record(ctx: Context) -> tuple[int, list[Any]]:
-    """How often the injected dropout ran, and the ``p`` of each call (validated: untrusted)."""
+def _never_reached(ctx: Context) -> bool:
+    """Whether the injected dropout never ran (the child's record: it picks the report only)."""
     record = ctx.request("dropout_calls")
-    if not (
-        isinstance(record, dict)
-        and isinstance(record.get("calls"), int)
-        and isinstance(record.get("p"), list)
-    ):
+    if not (isinstance(record, dict) and isinstance(record.get("calls"), int)):
         raise BadReturn("the dropout record came back malformed")
-    return record["calls"], record["p"]
+    return bool(record["calls"] == 0)
 
 
-def _check_dropout_p(ctx: Context, ps: list[Any], keep: float) -> None:
-    """The net must pass the course's ``p`` (keep or drop probability) to its dropout layer."""
-    expected = keep if ctx.api.dropout_p == "keep" else 1.0 - keep
-    wrong = [p for p in ps if not isinstance(p, (int, float)) or abs(p - expected) > 1e-12]
-    meaning = "keep" if ctx.api.dropout_p == "keep" else "drop"
-    ok = ctx.require(
-        "dropout_param['p']",
-        not wrong,
-        f"the net passed p = {wrong[0] if wrong else None!r} to dropout_forward; in this course p "
-        "is "
-        f"the {meaning} probability, so the net should pass {expected:g}",
-    )
-    if not ok and all(
-        isinstance(p, (int, float)) and abs(p - (1.0 - expected)) <= 1e-12 for p in wrong
-    ):
-        ctx.diagnosis = "keep and drop probability flipped where the net builds dropout_param"
+def _name_dropout_mistake(
+    ctx: Context, kw: dict[str, Any], X: np.ndarray, y: np.ndarray, ref: Any, student_loss: Any
+) -> None:
+    """Name the dropout mistake whose loss the reference predicts for the injected uniforms."""
+    keep = float(kw["dropout_keep_ratio"])
+    if keep != 0.5:
+        # The injected layer keeps U < 1 - keep when the net passes the other probability.
+        twin = ctx.oracle.model(
+            "FullyConnectedNet", **{**reference_kwargs(ctx, kw), "dropout_keep_ratio": 1 - keep}
+        )
+        twin.params = {k: v.copy() for k, v in ref.params.items()}
+        if close(ctx, student_loss, np.float64(twin.loss(X.copy(), y.copy())[0])):
+            ctx.diagnosis = "keep and drop probability flipped where the net builds dropout_param"
+            return
+    # A dropout call beyond the hidden layers drops everything: on the scores, they are all 0.
+    # The regularization term is the reference's (0.5 * reg * sum of squared weights).
+    weights = sum(float(np.sum(v * v)) for k, v in ref.params.items() if k.startswith("W"))
+    zero_scores = np.log(kw["num_classes"]) + 0.5 * kw["reg"] * weights
+    if close(ctx, student_loss, np.float64(zero_scores)):
+        ctx.diagnosis = (
+            "dropout is also applied after the last affine layer (only hidden layers use it)"
+        )
 
 
 INIT = {"TwoLayerNet": init, "FullyConnectedNet": init}

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 
 from grader.checks.context import Context
+from grader.child.protocol import Handle
 from grader.compare import compare
+from grader.errors import BadReturn
 from grader.spec import Api
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "canonical_kwargs",
     "close",
     "course_kwargs",
+    "net_with",
     "reference_kwargs",
     "reference_twin",
     "scores",
@@ -68,12 +71,27 @@ def course_kwargs(api: Api, subject: str, kw: dict[str, Any]) -> tuple[list[Any]
     return args, kw
 
 
-def build(ctx: Context, kw: dict[str, Any]) -> Any:
-    """Construct the student's model with canonical kwargs mapped to the course's."""
+def build(ctx: Context, kw: dict[str, Any]) -> Handle:
+    """Construct the student's model with canonical kwargs mapped to the course's; its handle."""
     args, ckw = course_kwargs(ctx.api, ctx.check.subject, kw)
-    return ctx.request(
+    model = ctx.request(
         "construct", (args, ckw), fn=ctx.target(ctx.check.subject), seed=ctx.check.seed
     )
+    if not isinstance(model, Handle):  # the reply is the child's claim: a forged frame lies
+        raise BadReturn("the student's process answered the construction of the net with no net")
+    return model
+
+
+def net_with(
+    ctx: Context, kw: dict[str, Any], params: dict[str, np.ndarray]
+) -> tuple[Any, dict[str, Any]]:
+    """A fresh student net (canonical ``kw``) holding copies of ``params``; with its ``loss``."""
+    model = build(ctx, kw)
+    for name, value in params.items():
+        ctx.request(
+            "setitem", obj={"handle": model.id, "attr": "params"}, key=name, value=value.copy()
+        )
+    return model, {"handle": model.id, "attr": "loss"}
 
 
 def scores(

@@ -1,25 +1,63 @@
-"""Judging a dropout net whose masks could not be injected (it does not call a module attribute
-named ``dropout_forward``): test-mode scores, the dropout visible in training, mask statistics of
-the last hidden layer read from the gradients, and gradient self-consistency.
+"""Judging a dropout net that never reached the injected dropout (its dropout is inlined, or in a
+function that is not the student's ``dropout_forward``): its masks are its own, so its training
+loss cannot be predicted.
+
+Points still come only from comparisons made in the grading process; every one must pass:
+
+* ``grads keys``: the gradients are exactly the parameters (none left out, none added);
+* ``scores = loss(X)``: the test-mode scores (no dropout) equal the reference's;
+* ``dead units``: in train mode with every hidden unit below zero before its ReLU, no mask can
+  matter, so the loss and every gradient must equal the reference's: the loss function, the
+  regularization of every parameter, and the last layer;
+* ``dropout in training``: the training loss differs from the loss without dropout;
+* ``vs numeric``: each gradient agrees with centred differences taken here of the net's loss,
+  along random directions chosen here, the perturbed parameters set by this process (ReLU kinks
+  aside: a direction whose step crosses one can disagree, so a parameter passes when two of at
+  most four directions agree; biases and betas are moved off 0 first so that no unit sits on a
+  kink. A correct net fails only if three of four random directions cross a kink within the
+  step, which at the checks' sizes we estimate below 1e-10 per check);
+* the mask probe (``grader.checks.mask_probe``): the last hidden layer's units after dropout,
+  read from the gradients, are 0 or level / keep at a plausible rate, and the loss and the last
+  layers' gradients are those the reference computes from them.
+
+The net's losses and gradients are claims; what they must agree with is computed here.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from grader.checks.context import Context
-from grader.checks.nets import build, close, reference_kwargs, scores
-from grader.errors import StudentRaised
+from grader.checks.context import Context, describe
+from grader.checks.mask_probe import probe
+from grader.checks.nets import close, net_with, reference_kwargs, scores
+from grader.compare import compare
+from grader.errors import BadReturn
 
 __all__ = ["judge_without_injection"]
+
+NOTE = (
+    "the net never called your dropout_forward (under any name), so its masks could not be "
+    "injected; judged by test-mode scores, a train-mode pass in which no mask matters, gradients "
+    "against numeric differences taken by the grader, and the masks of the last hidden layer "
+    "read from the gradients"
+)
+STEP = 1e-6
+"""Step of the centred differences (float64 nets): rounding costs about 1e-9 of a derivative."""
+AGREE, TRIES = 2, 4
+"""A parameter's gradient passes when ``AGREE`` of at most ``TRIES`` random unit directions give
+a directional derivative equal to the centred difference."""
+SEED = 4242
+"""Global seed set before every loss call of the numeric check, so every call draws the same
+masks (a net passing its own ``seed`` reseeds anyway)."""
+RTOL, ATOL = 1e-5, 1e-7
+"""Tolerance of a directional derivative against its centred difference."""
 
 
 def judge_without_injection(
     ctx: Context,
-    model: Any,
-    method: dict[str, Any],
     X: np.ndarray,
     y: np.ndarray,
     student_loss: Any,
@@ -27,31 +65,25 @@ def judge_without_injection(
     ref: Any,
     kw: dict[str, Any],
 ) -> None:
-    """Fallback when the net does not call a ``dropout_forward`` we can replace.
-
-    Its masks are its own, so the loss cannot be compared. What is checked instead, all against
-    facts the grading process computes itself: test-mode scores (no dropout) equal the
-    reference's; the training loss differs from the loss without dropout; a probe reads the last
-    hidden layer's dropped-out activations from the gradients and checks their values and rate;
-    and the gradients agree with centred differences of the net's own (seeded) loss.
-    """
-    ctx.notes.append(
-        "the net does not call a function named dropout_forward, so its masks could not be "
-        "injected; judged by test-mode scores, the dropout visible in training, mask statistics "
-        "of the last hidden layer and gradient self-consistency instead"
-    )
+    """Judge a dropout net without injected masks (see the module docstring); ``X``: (N, D)."""
+    ctx.notes.append(NOTE)
     if not ctx.require(
         "grads", isinstance(grads, dict), f"grads is {type(grads).__name__}, not a dict"
     ):
         return
-    # A fresh net for the scores: the training call above moved its batchnorm running statistics
-    # with its own masks, which the reference cannot replay.
-    fresh = build(ctx, kw)
-    for name, value in ref.params.items():
-        ctx.request(
-            "setitem", obj={"handle": fresh.id, "attr": "params"}, key=name, value=value.copy()
-        )
-    scores(ctx, {"handle": fresh.id, "attr": "loss"}, X, ref, kw)
+    missing = sorted(set(ref.params) - set(grads))
+    extra = len(set(grads) - set(ref.params))
+    ctx.require(
+        "grads keys",
+        not missing and not extra,
+        f"grads must have one entry per parameter: missing {', '.join(missing) or 'none'}, "
+        f"{extra} entries that are no parameter",
+    )
+    # A fresh net for the scores: the training call moved its batchnorm running statistics with
+    # its own masks, which the reference cannot replay.
+    _, fresh = net_with(ctx, kw, ref.params)
+    scores(ctx, fresh, X, ref, kw)
+    _dead_units(ctx, kw, ref, X, y)
     plain = ctx.oracle.model(
         "FullyConnectedNet", **{**reference_kwargs(ctx, kw), "dropout_keep_ratio": 1, "seed": None}
     )
@@ -66,135 +98,92 @@ def judge_without_injection(
         ctx.diagnosis = (
             "the net never applies dropout (use_dropout / dropout_param not wired into loss)"
         )
-    for name in sorted(grads):
-        numeric = ctx.request(
-            "numgrad",
-            ([X, y], {}),
-            fn=method,
-            output=0,
-            wrt={"obj": {"handle": model.id, "attr": "params"}, "key": name},
-        )
-        ctx.compare(f"grads['{name}'] vs numeric", grads[name], numeric)
-    _mask_probe(ctx, model, method, ref, kw)
+    _numeric(ctx, kw, ref, X, y)
+    probe(ctx, kw, ref)
 
 
-PROBE_LEVEL = 1.0
-"""Activation every unit of the last hidden layer has before dropout, in the probe."""
-
-
-def _mask_probe(
-    ctx: Context,
-    model: Any,
-    method: dict[str, Any],
-    ref: Any,
-    kw: dict[str, Any],
-    repeats: int = 30,
-) -> None:
-    """Read the last hidden layer's dropped-out activations ``h`` (shape (K,)) from ``dW_L``.
-
-    The probe zeroes ``W_{L-1}`` and sets its bias (or, with normalization, its beta) to
-    ``PROBE_LEVEL``, so every unit is ``PROBE_LEVEL`` before dropout whatever happened below; it
-    zeroes ``W_L``, so the scores are ``b_L`` and ``dscores = softmax(b_L) - onehot(y)`` is known
-    here. For one example ``dW_L = outer(h, dscores)``, which gives ``h``: each entry must be 0 or
-    ``PROBE_LEVEL / keep``, and the zero fraction within a binomial bound of ``1 - keep``.
-    """
-    last = len(kw["hidden_dims"]) + 1
-    keep = float(kw["dropout_keep_ratio"])
+def _dead_units(ctx: Context, kw: dict[str, Any], ref: Any, X: np.ndarray, y: np.ndarray) -> None:
+    """Train mode with every hidden unit negative before its ReLU: loss and gradients must be the
+    reference's, whatever masks the net draws (dropout of zeros is zero)."""
     params = {k: v.copy() for k, v in ref.params.items()}
-    b_last = np.linspace(-0.5, 0.5, params[f"b{last}"].size)
-    params[f"W{last}"], params[f"b{last}"] = np.zeros_like(params[f"W{last}"]), b_last
-    params[f"W{last - 1}"] = np.zeros_like(params[f"W{last - 1}"])
-    params[f"b{last - 1}"] = np.full_like(params[f"b{last - 1}"], PROBE_LEVEL)
-    if f"beta{last - 1}" in params:
-        params[f"gamma{last - 1}"] = np.ones_like(params[f"gamma{last - 1}"])
-        params[f"beta{last - 1}"] = np.full_like(params[f"beta{last - 1}"], PROBE_LEVEL)
-    for name, value in params.items():
-        ctx.request("setitem", obj={"handle": model.id, "attr": "params"}, key=name, value=value)
-    x, y = ctx.rng.randn(1, kw["input_dim"]), np.zeros(1, dtype=np.int64)
-    dscores = np.exp(b_last - b_last.max()) / np.exp(b_last - b_last.max()).sum()
-    dscores[0] -= 1.0
-    rows = []
-    for r in range(repeats):
-        _set_dropout_seed(ctx, model, 1000 + r)
-        _, grads = ctx.returns(
-            ctx.call(method, x.copy(), y.copy()), ("loss", "grads"), "loss(X, y)"
-        )
-        dw = grads.get(f"W{last}") if isinstance(grads, dict) else None
-        if not isinstance(dw, np.ndarray) or not ctx.require(
-            f"probe grads['W{last}']",
-            dw.shape == params[f"W{last}"].shape and bool(np.all(np.isfinite(dw))),
-            f"grads['W{last}'] is not a finite array of shape {params[f'W{last}'].shape} in the "
-            "dropout probe",
-        ):
-            if not isinstance(dw, np.ndarray):
-                ctx.require(
-                    f"probe grads['W{last}']",
-                    False,
-                    f"grads['W{last}'] is not a finite array of shape "
-                    f"{params[f'W{last}'].shape} in the dropout probe",
-                )
-            return
-        h = dw.astype(np.float64) @ dscores / (dscores @ dscores)
-        if not ctx.require(
-            "probe rank",
-            np.allclose(dw, np.outer(h, dscores), rtol=1e-6, atol=1e-9),
-            f"grads['W{last}'] for one example is not outer(h, dscores): the backward pass of "
-            "the last layer is wrong, so the dropout masks cannot be read",
-        ):
-            return
-        rows.append(h)
-    _judge_masks(ctx, np.array(rows), keep)
+    n = X.shape[0]
+    inputs = X.reshape(n, -1)
+    for layer, width in enumerate(kw["hidden_dims"], start=1):
+        if kw.get("normalization"):
+            # Normalized units are gamma * xhat + beta with |xhat| <= sqrt(count - 1).
+            reach = np.abs(params[f"gamma{layer}"]) * math.sqrt(max(n, width))
+            params[f"beta{layer}"] = -(reach + 1.0)
+        else:
+            params[f"b{layer}"] = -(np.abs(inputs @ params[f"W{layer}"]).max(axis=0) + 1.0)
+        inputs = np.zeros((n, width))  # what the next layer sees
+    _, method = net_with(ctx, kw, params)
+    loss, grads = ctx.returns(ctx.call(method, X.copy(), y.copy()), ("loss", "grads"), "loss(X, y)")
+    twin = ctx.oracle.model("FullyConnectedNet", **reference_kwargs(ctx, kw))
+    twin.params = {k: v.copy() for k, v in params.items()}
+    ref_loss, ref_grads = twin.loss(X.copy(), y.copy())
+    ctx.compare("dead units: loss", loss, ref_loss)
+    for name in sorted(ref_grads):
+        mine = grads.get(name) if isinstance(grads, dict) else None
+        ctx.compare(f"dead units: grads['{name}']", mine, ref_grads[name])
 
 
-def _set_dropout_seed(ctx: Context, model: Any, seed: int) -> None:
-    """Vary the net's dropout seed between probe calls (a net without ``dropout_param`` draws
-    freely)."""
-    try:
-        ctx.request(
-            "setitem", obj={"handle": model.id, "attr": "dropout_param"}, key="seed", value=seed
-        )
-    except StudentRaised:
-        pass
-
-
-def _judge_masks(ctx: Context, h: np.ndarray, keep: float) -> None:
-    """``h``: shape (repeats, K), the probe's dropped-out activations; judge values and rate."""
-    level = PROBE_LEVEL / keep
-    tol = 1e-6 * level
-    zero = np.abs(h) <= tol
-    kept = np.abs(h - level) <= tol
-    distinct = np.unique(zero, axis=0)  # a net that reseeds with a fixed seed repeats its mask
-    n = distinct.size
-    rate = float(distinct.mean())
-    bound = 4.0 * np.sqrt(keep * (1 - keep) / n) + 1.0 / n
-    values_ok = ctx.require(
-        "probe mask values",
-        bool(np.all(zero | kept)),
-        f"the last hidden layer's activations after dropout should be 0 or {level:g} "
-        f"(= {PROBE_LEVEL:g} / keep); found values such as {_odd_value(h, zero | kept):g}",
+def _numeric(ctx: Context, kw: dict[str, Any], ref: Any, X: np.ndarray, y: np.ndarray) -> None:
+    """Directional derivatives of the net's gradients against centred differences of its loss,
+    the directions and the perturbed parameters chosen here."""
+    params = {
+        k: v.copy() if k.startswith("W") else v + 0.1 * ctx.rng.randn(*v.shape)
+        for k, v in ref.params.items()
+    }
+    model, method = net_with(ctx, kw, params)
+    target = {"handle": model.id, "attr": "params"}
+    _, grads = ctx.returns(
+        ctx.call(method, X.copy(), y.copy(), seed=SEED), ("loss", "grads"), "loss(X, y)"
     )
-    rate_ok = ctx.require(
-        "probe zero fraction",
-        abs(rate - (1 - keep)) <= bound,
-        f"{rate:.3f} of the last hidden layer's units were dropped; expected "
-        f"{1 - keep:.3f} ± {bound:.3f} (keep probability {keep:g})",
+    for name in sorted(params):
+        theta = params[name]
+        label = f"grads['{name}'] vs numeric"
+        g = grads.get(name) if isinstance(grads, dict) else None
+        if not (isinstance(g, np.ndarray) and g.shape == theta.shape and g.dtype.kind in "iuf"):
+            ctx.require(label, False, f"grads['{name}'] is not an array of shape {theta.shape}")
+            continue
+        tried: list[tuple[float, float]] = []
+        agreed: list[tuple[float, float]] = []
+        while len(agreed) < AGREE and len(agreed) + TRIES - len(tried) >= AGREE:
+            v = ctx.rng.randn(*theta.shape)
+            v /= np.linalg.norm(v)
+            ends = [
+                _loss_at(ctx, method, target, name, theta + sign * STEP * v, X, y)
+                for sign in (1.0, -1.0)
+            ]
+            pair = (float(np.sum(g.astype(np.float64) * v)), (ends[0] - ends[1]) / (2 * STEP))
+            tried.append(pair)
+            if compare("", pair[0], pair[1], rtol=RTOL, atol=ATOL).passed:
+                agreed.append(pair)
+        ctx.request("setitem", obj=target, key=name, value=theta.copy())
+        shown = agreed if len(agreed) >= AGREE else tried
+        analytic, numeric = (np.array(column) for column in zip(*shown, strict=True))
+        if not np.all(np.isfinite(numeric)):
+            ctx.require(label, False, f"the loss is not finite with {name} moved by {STEP:g}")
+            continue
+        ctx.comparisons.append(compare(label, analytic, numeric, rtol=RTOL, atol=ATOL))
+
+
+def _loss_at(
+    ctx: Context,
+    method: dict[str, Any],
+    target: dict[str, Any],
+    name: str,
+    value: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+) -> float:
+    """The net's loss with parameter ``name`` set to ``value`` (same global seed every call)."""
+    ctx.request("setitem", obj=target, key=name, value=value)
+    loss, _ = ctx.returns(
+        ctx.call(method, X.copy(), y.copy(), seed=SEED), ("loss", "grads"), "loss(X, y)"
     )
-    if (values_ok and rate_ok) or ctx.diagnosis:
-        return
-    nonzero = h[~zero]
-    if np.all(np.abs(h - PROBE_LEVEL) <= tol):
-        ctx.diagnosis = "the net never applies dropout after the last hidden layer in training"
-    elif nonzero.size and np.allclose(nonzero, PROBE_LEVEL) and abs(rate - (1 - keep)) <= bound:
-        ctx.diagnosis = (
-            "the net's dropout keeps units but does not scale them by 1/keep (inverted dropout)"
-        )
-    elif (
-        nonzero.size
-        and np.allclose(nonzero, PROBE_LEVEL / (1 - keep))
-        and abs(rate - keep) <= bound
-    ):
-        ctx.diagnosis = "keep and drop probability flipped in the net's dropout"
-
-
-def _odd_value(h: np.ndarray, ok: np.ndarray) -> float:
-    return float(h[~ok][0]) if np.any(~ok) else float("nan")
+    if isinstance(loss, (int, float, np.integer, np.floating)) and not isinstance(loss, bool):
+        return float(loss)
+    if isinstance(loss, np.ndarray) and loss.size == 1 and loss.dtype.kind in "iuf":
+        return float(loss.reshape(()))
+    raise BadReturn(f"loss(X, y) returned {describe(loss)} as the loss; expected a number")

@@ -1,8 +1,14 @@
-"""Training check: the student's net and update rule, trained by the grader's trusted Solver.
+"""Training check: the student's net and update rule, trained by a loop in the grading process.
 
-The child trains on a small synthetic set and returns the loss history and the trained
-parameters; the grading process then computes the validation accuracy itself, with the
-reference net carrying those parameters, so nothing the child reports about accuracy is trusted.
+The grading process holds the synthetic data set, the parameters (initialised as the reference
+does, from the check's seed) and the optimizer state, and picks the minibatches
+(``grader.checks.host_training``). The student's process only answers questions about the
+student's functions on inputs chosen here: ``loss(X_batch, y_batch)`` at the parameters held
+here, and the update rule on each parameter, unless the course gives the rule
+(``api.not_student_work``), which is then applied here through the oracle. The validation data
+never enters the student's process; the accuracy that decides the points is computed here, with
+the reference forward pass on the parameters held here. The loss history is the student's
+answers: it can fail the check (not finite, not decreasing) but never earns the points alone.
 """
 
 from __future__ import annotations
@@ -10,7 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from grader.checks.context import Context
+from grader.checks.host_training import RESULT, TRAINED, Setup, train_on_host
 from grader.checks.nets import course_kwargs
+from grader.child.protocol import Handle
+from grader.errors import BadReturn
 from reference.data import synthetic_dataset
 
 
@@ -24,7 +33,6 @@ def train(ctx: Context) -> None:
         seed=ctx.check.seed,
         image_shape=(3, side, side),
     )
-    data = {k: data[k] for k in ("X_train", "y_train", "X_val", "y_val")}
     kw = {
         "hidden_dims": list(ctx.param("hidden_dims", [50])),
         "input_dim": 3 * side * side,
@@ -36,48 +44,49 @@ def train(ctx: Context) -> None:
         "dropout_keep_ratio": 1.0,
         "seed": None,
     }
+    # The initial parameters are drawn here, as a student's net seeded the same way draws them.
+    np.random.seed(ctx.check.seed)
+    reference = ctx.oracle.model(
+        "FullyConnectedNet", **{k: v for k, v in kw.items() if k != "seed"}
+    )
     args, ckw = course_kwargs(ctx.api, "FullyConnectedNet", kw)
     model = ctx.request(
         "construct", (args, ckw), fn=ctx.target("FullyConnectedNet"), seed=ctx.check.seed
     )
+    if not isinstance(model, Handle):
+        raise BadReturn("the student's process answered a construct with something malformed")
     rule = str(ctx.param("update_rule", "adam"))
-    options = {
-        "optim_config": {"learning_rate": float(ctx.param("learning_rate", 1e-3))},
-        "num_epochs": int(ctx.param("num_epochs", 5)),
-        "batch_size": int(ctx.param("batch_size", 50)),
-        "lr_decay": float(ctx.param("lr_decay", 1.0)),
-    }
-    result = ctx.request(
-        "train",
-        model={"handle": model.id},
-        data=data,
-        update_rule=ctx.target(rule),
-        options=options,
-        seed=ctx.check.seed,
+    given = rule in ctx.api.not_student_work
+    setup = Setup(
+        rule=rule,
+        rule_target={} if given else ctx.target(rule),
+        given=given,
+        learning_rate=float(ctx.param("learning_rate", 1e-3)),
+        num_epochs=int(ctx.param("num_epochs", 5)),
+        batch_size=int(ctx.param("batch_size", 50)),
+        lr_decay=float(ctx.param("lr_decay", 1.0)),
     )
+    names = sorted(reference.params)
+    trained = train_on_host(ctx, model, reference, data, setup)
+    failed, problem = trained.failure or ("", "")
+    # Each message says what a failure would; the goldens pin those of passing comparisons.
     if not ctx.require(
-        "training result", isinstance(result, dict), "training returned nothing usable"
+        "training result", failed != RESULT, problem or "training returned nothing usable"
     ):
         return
-    losses = np.asarray(result.get("loss_history", []), dtype=np.float64)
-    params = result.get("params") or {}
-    reference = ctx.oracle.model(
-        "FullyConnectedNet", **{k: v for k, v in kw.items() if k != "seed"}
-    )
-    shapes_ok = set(params) == set(reference.params) and all(
-        getattr(params[k], "shape", None) == v.shape for k, v in reference.params.items()
-    )
     if not ctx.require(
         "trained parameters",
-        shapes_ok,
-        f"trained params {sorted(params)} do not match the architecture {sorted(reference.params)}",
+        failed != TRAINED,
+        problem or f"trained params {names} do not match the architecture {names}",
     ):
         return
-    finite = losses.size > 0 and bool(np.isfinite(losses).all())
+    losses = np.asarray(trained.losses, dtype=np.float64)
+    finite = not failed and losses.size > 0
     ctx.require(
         "loss finite",
         finite,
-        "the training loss became NaN or infinite" if losses.size else "no loss recorded",
+        problem
+        or ("the training loss became NaN or infinite" if losses.size else "no loss recorded"),
     )
     if finite:
         start, end = (
@@ -85,15 +94,12 @@ def train(ctx: Context) -> None:
             float(losses[-max(1, losses.size // 10) :].mean()),
         )
         ctx.require("loss decreases", end < start, f"mean loss went from {start:.4f} to {end:.4f}")
-    reference.params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
-    with np.errstate(all="ignore"):
-        scores = reference.loss(data["X_val"])
-    accuracy = float(np.mean(np.argmax(scores, axis=1) == data["y_val"]))
     target = float(ctx.param("min_accuracy", 0.3))
     ctx.require(
         "validation accuracy",
-        accuracy >= target,
-        f"validation accuracy {accuracy:.3f} after training with {rule} (needs >= {target:.2f})",
+        trained.accuracy >= target,
+        f"validation accuracy {trained.accuracy:.3f} after training with {rule} "
+        f"(needs >= {target:.2f})",
     )
 
 

@@ -15,9 +15,11 @@ Ops:
     getattr   read an attribute of a module or handle
     setitem   ``obj.attr[key] = value`` (inject parameters into a model)
     numgrad   centred-difference gradient of a student function (float64)
-    dropout   replace the dropout layer the student's net calls with one applying given masks
-    dropout_calls  how often the replaced dropout ran in train mode, and the p it was given
-    train     train a student model with the grader's trusted Solver and the student's update rule
+    dropout   make the student's dropout functions, however reached, apply the host's masks
+    dropout_calls  how often the replaced dropout ran in train mode, and the p it was given (a
+              claim: the host uses it only to pick which report a net gets, never for points)
+    train_step  one training iteration at the host's parameters: the student's loss on the host's
+              minibatch and, when asked, the student's update rule on every parameter
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 # numpy must be imported before the student's workspace is on sys.path, so that a
 # ``numpy.py`` in the submission cannot shadow it.
 import numpy as np
-from nngrader_child import protocol
+from nngrader_child import injection, protocol
 
 MAX_TRACEBACK_CHARS = 4000
 
@@ -43,10 +45,6 @@ class Kept:
 
     def __init__(self, hid: str) -> None:
         self.hid = hid
-
-
-class _InjectedCache(tuple[Any, ...]):  # a marker type, nothing more
-    """Cache ``(dropout_param, mask)`` made by the injected dropout forward."""
 
 
 class StudentError(Exception):
@@ -60,10 +58,8 @@ class Harness:
         self.modules: dict[str, str] = {}
         self.workspace = ""
         self.handles: dict[str, Any] = {}
-        self.dropout_calls = 0
-        self.dropout_ps: list[float | None] = []
         self._next_handle = 0
-        self._patched: list[tuple[Any, str, Any]] = []
+        self.dropout = injection.DropoutPatch()
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -116,11 +112,7 @@ class Harness:
 
     def op_reset(self, req: dict[str, Any]) -> Any:
         self.handles.clear()
-        self.dropout_calls = 0
-        self.dropout_ps = []
-        for module, name, original in reversed(self._patched):  # undo op_dropout
-            setattr(module, name, original)
-        self._patched.clear()
+        self.dropout.undo()  # undo op_dropout
         np.random.seed(req.get("seed", 0))
         return None
 
@@ -196,84 +188,102 @@ class Harness:
         return grad
 
     def op_dropout(self, req: dict[str, Any]) -> Any:
-        """Make every student module call a dropout that applies the host's masks in order.
+        """Make the student's dropout, however the net reaches it, apply the host's masks.
 
-        The masks stand for one fixed draw of the canonical convention; the student's own mask
-        convention is free, so the net is judged with the same masks as the reference.
+        See ``injection.DropoutPatch.apply`` for the fields; ``reset`` undoes the patch.
         """
-        masks = req["masks"]
-        harness = self
-
-        def dropout_forward(x: Any, dropout_param: dict[str, Any]) -> Any:
-            if dropout_param.get("mode") != "train":
-                return x, _InjectedCache((dropout_param, None))
-            # Calls beyond the hidden layers (dropout after the last affine) keep everything; the
-            # host counts the calls and names the mistake.
-            index = harness.dropout_calls
-            mask = (
-                masks[index]
-                if index < len(masks) and masks[index].shape == x.shape
-                else np.ones_like(x)
-            )
-            harness.dropout_calls += 1
-            # The host checks that the net passes the course's p (keep or drop probability).
-            p = dropout_param.get("p")
-            harness.dropout_ps.append(
-                float(p) if isinstance(p, (int, float, np.floating)) else None
-            )
-            return (x * mask).astype(x.dtype, copy=False), _InjectedCache((dropout_param, mask))
-
-        def backward_for(original: Any) -> Any:
-            def dropout_backward(dout: Any, cache: Any) -> Any:
-                # Only caches of the injected forward are ours; a net that calls its own forward
-                # but this module's backward keeps the student's backward.
-                if not isinstance(cache, _InjectedCache):
-                    return original(dout, cache)
-                mask = cache[1]
-                return dout if mask is None else dout * mask
-
-            return dropout_backward
-
-        patched = 0
-        for dotted in self.modules.values():
-            mod = sys.modules.get(dotted)
-            if mod is None:
-                continue
-            originals = {
-                name: getattr(mod, name, None) for name in ("dropout_forward", "dropout_backward")
-            }
-            replacements = {
-                "dropout_forward": dropout_forward,
-                "dropout_backward": backward_for(originals["dropout_backward"]),
-            }
-            for name, original in originals.items():
-                if callable(original):
-                    self._patched.append((mod, name, original))
-                    setattr(mod, name, replacements[name])
-                    patched += 1
-        self.dropout_calls = 0
-        self.dropout_ps = []
-        return {"patched": patched}
+        return self.dropout.apply(req, self.workspace, list(self.modules.values()))
 
     def op_dropout_calls(self, _req: dict[str, Any]) -> Any:
         """How often the patched dropout ran in train mode since the patch; the p of each call."""
-        return {"calls": self.dropout_calls, "p": list(self.dropout_ps)}
+        return self.dropout.record()
 
-    def op_train(self, req: dict[str, Any]) -> Any:
-        """Train a student model with the trusted Solver; report losses and trained params."""
-        from nngrader_given.solver import Solver
+    def op_train_step(self, req: dict[str, Any]) -> Any:
+        """One training iteration of a student model at the host's parameters.
 
+        ``params`` is one float64 vector holding every parameter, in the order and shapes of
+        ``shapes`` (``[[name, shape], ...]``); it is set on the model, then ``loss`` runs on the
+        training rows ``batch`` (indices chosen by the host). The training split arrives once, as
+        ``X_train``/``y_train`` on the first step, and stays here with the rule's state and the
+        parameters: ``run``, a handle returned then and sent back after. Without ``params`` the
+        step starts from the next_w this op returned last (the host, holding exactly those, sends
+        them only when it has others). With ``update_rule`` (a target) the rule is applied to
+        every parameter, in that order, with the gradient just computed, and the Solver's
+        bookkeeping follows: each returned config replaces the parameter's config (the first
+        step sends ``configs``), and ``decay`` (at an epoch end) multiplies every config's
+        learning rate. Gradients and next_w return as one float64 vector each when they fit
+        ``shapes``; otherwise as the student returned them, and the host names the problem.
+        Nothing is judged here.
+        """
         model = self.target(req["model"])
-        data = req["data"]
-        update_rule = self.target(req["update_rule"])
-        options = req.get("options", {})
-        np.random.seed(req.get("seed", 0))
-        solver = Solver(model, data, update_rule=update_rule, verbose=False, **options)
-        solver.train()
-        return {
-            "loss_history": np.asarray(solver.loss_history, dtype=np.float64),
-            "params": {k: np.asarray(v) for k, v in model.params.items()},
-        }
+        shapes = [(str(name), tuple(int(d) for d in shape)) for name, shape in req["shapes"]]
+        reply: dict[str, Any] = {}
+        run = req.get("run")
+        if run is None:
+            run = {"X": req["X_train"], "y": req["y_train"], "configs": req.get("configs")}
+            reply["run"] = Kept(self.keep(run))
+        if "params" in req:
+            run["params"] = _unpack(req["params"], shapes)
+        sent = run.get("params")
+        if sent is None:
+            raise protocol.ProtocolError("a training step without parameters")
+        for name, w in sent.items():
+            # A copy: the rule gets the host's w even if the student's loss writes into params.
+            model.params[name] = w.copy()
+        batch = np.asarray(req["batch"], dtype=np.int64)
+        result = model.loss(run["X"][batch], run["y"][batch])
+        run["params"] = None  # until the rule has given next_w
+        grads: Any = result[1] if isinstance(result, (tuple, list)) and len(result) == 2 else None
+        packed = _pack(grads, shapes)
+        reply["result"] = result if packed is None else (result[0], packed)
+        if "update_rule" not in req or packed is None:
+            return reply
+        rule = self.target(req["update_rule"])
+        configs = run["configs"]
+        updates = {name: rule(w, grads[name], configs[name]) for name, w in sent.items()}
+        if not all(isinstance(u, (tuple, list)) and len(u) == 2 for u in updates.values()):
+            reply["updates"] = updates
+            return reply
+        for name, (_, config) in updates.items():
+            configs[name] = config
+        if "decay" in req:
+            for config in configs.values():
+                config["learning_rate"] *= req["decay"]
+        next_w = {name: u[0] for name, u in updates.items()}
+        packed = _pack(next_w, shapes)
+        if packed is not None:
+            run["params"] = _unpack(packed, shapes)
+        reply["updates"] = next_w if packed is None else packed
+        return reply
+
+
+def _unpack(flat: Any, shapes: list[tuple[str, tuple[int, ...]]]) -> dict[str, Any]:
+    """One float64 vector as arrays of ``shapes`` (name -> array, each its own copy)."""
+    flat = np.asarray(flat, dtype=np.float64)
+    sizes = [int(np.prod(shape)) for _, shape in shapes]
+    if flat.ndim != 1 or flat.size != sum(sizes):
+        raise protocol.ProtocolError("params do not fit their shapes")
+    pieces = np.split(flat, np.cumsum(sizes)[:-1]) if sizes else []
+    return {
+        name: piece.reshape(shape).copy()
+        for (name, shape), piece in zip(shapes, pieces, strict=True)
+    }
+
+
+def _pack(arrays: Any, shapes: list[tuple[str, tuple[int, ...]]]) -> Any:
+    """``arrays`` (name -> array) as one float64 vector in the order of ``shapes``, or None when
+    they do not fit (other names, shapes or dtypes)."""
+    if not isinstance(arrays, dict) or set(arrays) != {name for name, _ in shapes}:
+        return None
+    parts = []
+    for name, shape in shapes:
+        value = arrays[name]
+        if not isinstance(value, np.ndarray) or value.shape != shape:
+            return None
+        if value.dtype.kind not in "iuf":
+            return None
+        parts.append(value.astype(np.float64).ravel())
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def _describe(exc: BaseException) -> dict[str, str]:

@@ -3,7 +3,9 @@
 The child runs the student's code inside the sandbox; this module sends it requests, waits with
 a deadline, and turns every way a child can misbehave (raising, hanging, dying, printing garbage
 on the channel, returning a huge array) into an exception the check engine reports. Nothing that
-comes back is trusted beyond being plain data of bounded size.
+comes back is trusted beyond being plain data of bounded size, and every string in it (reply
+values, error fields, printed output) is passed through ``grader.sanitize`` here, on arrival, so
+no later stage or view ever holds raw student text.
 """
 
 from __future__ import annotations
@@ -19,9 +21,22 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from grader import sanitize
 from grader.child import protocol
 from grader.errors import StudentCrashed, StudentTimeout, student_raised
 from grader.sandbox.limits import Limits
+
+__all__ = ["Launcher", "ProtocolBroken", "Session", "SessionConfig", "read_output"]
+
+_ERROR_TEXT = ("kind", "type", "message")
+"""Fields of an error reply that are one line of text (``traceback`` keeps its lines)."""
+
+
+class ProtocolBroken(StudentCrashed):
+    """The child's reply broke the protocol. The message quotes what the reply said (sizes, names:
+    values the child chose); ``summary`` says the same in the grader's words only."""
+
+    summary = "the student's process broke the protocol"
 
 
 class Launcher(Protocol):
@@ -156,23 +171,22 @@ class Session:
             self.stop()
             raise StudentTimeout("no answer before the deadline") from None
         except (protocol.ProtocolError, OSError) as exc:
-            why = self._death_reason(exc)
+            crash = self._death_reason(exc)
             self.stop()
-            raise StudentCrashed(why) from None
+            raise crash from None
         if reply.get("id") != self._next_id:
             self.stop()
             raise StudentCrashed(
                 "the student's process wrote something else on the grader's channel"
             )
         if not reply.get("ok"):
-            error = reply.get("error")
-            error = error if isinstance(error, dict) else {}
+            error = _error_fields(reply.get("error"))
             raise student_raised(error, limit=self._limit_of(error))
         try:
-            return protocol.decode(reply.get("value"), out_arrays)
+            return sanitize.value(protocol.decode(reply.get("value"), out_arrays))
         except protocol.ProtocolError as exc:
             self.stop()
-            raise StudentCrashed(str(exc)) from None
+            raise ProtocolBroken(sanitize.text(str(exc))) from None
 
     def _limit_of(self, error: Mapping[str, Any]) -> str | None:
         """The sandbox limit behind an exception the child reported, if any (from its errno).
@@ -188,7 +202,7 @@ class Session:
             limit += " by the printed output"
         return limit
 
-    def _death_reason(self, exc: Exception) -> str:
+    def _death_reason(self, exc: Exception) -> StudentCrashed:
         """Explain why the channel broke: exit code, signal, or the limit that was hit."""
         proc = self._proc
         code = None
@@ -199,12 +213,13 @@ class Session:
                 code = None
         limit = self.launcher.limit_hit()
         if limit:
-            return f"the student's process was stopped: {limit}"
+            return StudentCrashed(f"the student's process was stopped: {limit}")
         if code is None:
-            return f"the student's process broke the protocol ({exc})"
+            # The error quotes the frame the child wrote (its sizes, its JSON): the child's words.
+            return ProtocolBroken(sanitize.text(f"{ProtocolBroken.summary} ({exc})"))
         if code < 0:
-            return f"the student's process was killed by signal {-code}"
-        return f"the student's process exited with code {code}"
+            return StudentCrashed(f"the student's process was killed by signal {-code}")
+        return StudentCrashed(f"the student's process exited with code {code}")
 
     def output_size(self) -> int:
         try:
@@ -213,16 +228,34 @@ class Session:
             return 0
 
     def output_since(self, offset: int, limit: int) -> str:
-        """What the child printed since ``offset`` (at most ``limit`` bytes, tail kept)."""
-        try:
-            with self.config.output_path.open("rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except OSError:
-            return ""
-        if len(data) > limit:
-            data = b"[... output truncated ...]\n" + data[-limit:]
-        return data.decode("utf-8", "replace")
+        """What the child printed since ``offset`` (``read_output``)."""
+        return read_output(self.config.output_path, offset, limit)
+
+
+def read_output(path: Path, offset: int, limit: int) -> str:
+    """What a child printed to ``path`` since ``offset`` (at most ``limit`` bytes, the tail),
+    as sanitized text (``grader.sanitize.decode``: newlines and tabs kept)."""
+    try:
+        with path.open("rb") as f:
+            start = max(offset, os.fstat(f.fileno()).st_size - limit)
+            f.seek(start)
+            data = f.read(limit)
+    except OSError:
+        return ""
+    text = sanitize.decode(data)
+    # Escapes make text longer than its bytes: the limit holds for what is kept, too.
+    truncated, text = start > offset or len(text) > limit, text[-limit:]
+    return f"[... output truncated ...]\n{text}" if truncated else text
+
+
+def _error_fields(error: Any) -> dict[str, str]:
+    """The fields of an error reply as sanitized text (a malformed error is an empty one)."""
+    if not isinstance(error, dict):
+        return {}
+    fields = {k: sanitize.text(str(error[k])) for k in _ERROR_TEXT if k in error}
+    if "traceback" in error:
+        fields["traceback"] = sanitize.printed(str(error["traceback"]))
+    return fields
 
 
 def _write_all(fd: int, data: bytes, deadline: float) -> None:

@@ -565,7 +565,7 @@ def test_given_module_imports_no_solution_module(module: str) -> None:
         "assert not loaded, loaded\n"
     )
     command = [sys.executable, "-c", code]
-    subprocess.run(command, check=True, capture_output=True, timeout=60)  # noqa: S603
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
 
 
 # What each copied module must still do on its own: a real (tiny) use, not just the import.
@@ -625,7 +625,7 @@ def test_given_module_works_outside_the_package(module: str, tmp_path: Path) -> 
         "assert not loaded, loaded\n"
     )
     command = [sys.executable, "-c", code]
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         command, capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False
     )
     assert result.returncode == 0, result.stderr

@@ -669,56 +669,6 @@ def test_a_new_patch_and_reset_clear_the_record_and_reset_restores(child: Sessio
     np.testing.assert_array_equal(out, 2 * x)
 
 
-# -- train --------------------------------------------------------------------------------------
-
-
-def test_train_runs_the_trusted_solver_with_the_students_model_and_rule(
-    child: Session, toyws: Any, global_rng: None
-) -> None:
-    """Pins ``train``: the given Solver, the options, the seed; replayed here step for step."""
-    from reference.solver import Solver
-
-    fc_net, optim = toyws
-    rng = np.random.RandomState(5)
-    data = {
-        "X_train": rng.randn(40, 4),
-        "y_train": rng.randint(3, size=40),
-        "X_val": rng.randn(10, 4),
-        "y_val": rng.randint(3, size=10),
-    }
-    kwargs = {"dtype": "float64", "weight_scale": 0.5}
-    options = {
-        "optim_config": {"learning_rate": 0.1},
-        "num_epochs": 2,
-        "batch_size": 10,
-        "lr_decay": 0.9,
-    }
-    net = construct(child, [6], kwargs=kwargs, seed=11)
-    result = request(
-        child,
-        "train",
-        model={"handle": net.id},
-        data=data,
-        update_rule=target("sgd", "optim"),
-        options=options,
-        seed=17,
-    )
-    assert set(result) == {"loss_history", "params"}
-    assert result["loss_history"].shape == (2 * 40 // 10,)
-
-    np.random.seed(11)
-    model = fc_net.TinyNet([6], dtype=np.float64, weight_scale=0.5)
-    np.random.seed(17)
-    solver = Solver(model, data, update_rule=optim.sgd, verbose=False, **options)
-    solver.train()
-    np.testing.assert_allclose(result["loss_history"], solver.loss_history, rtol=1e-12)
-    assert sorted(result["params"]) == sorted(model.params)
-    for name, value in model.params.items():
-        np.testing.assert_allclose(result["params"][name], value, rtol=1e-12)
-    trained = request(child, "getattr", obj={"handle": net.id, "attr": "params"})
-    np.testing.assert_array_equal(trained["W1"], result["params"]["W1"])  # the model itself trained
-
-
 # -- errors: how each failure is reported -------------------------------------------------------
 
 
@@ -730,7 +680,7 @@ def test_train_runs_the_trusted_solver_with_the_students_model_and_rule(
         ("call", {"fn": target("FCNet", "fc_net")}, "fc_net has no attribute 'FCNet'"),
         ("construct", {"fn": target("FCNet", "fc_net")}, "fc_net has no attribute 'FCNet'"),
         ("numgrad", {"fn": target("nope"), "wrt": {"arg": 0}}, "layers has no attribute 'nope'"),
-        ("train", {"model": target("Net", "fc_net")}, "fc_net has no attribute 'Net'"),
+        ("train_step", {"model": target("Net", "fc_net")}, "fc_net has no attribute 'Net'"),
     ],
 )
 def test_a_missing_name_is_reported_as_missing(

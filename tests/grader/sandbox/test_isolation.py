@@ -462,7 +462,7 @@ def test_numpy_installed_in_a_venv_works_and_the_base_site_stays_hidden(tmp_path
 
     venv = tmp_path / "venv"
     make_venv = [sys.executable, "-m", "venv", "--without-pip", str(venv)]
-    subprocess.run(make_venv, check=True)  # noqa: S603 - our own interpreter and arguments
+    subprocess.run(make_venv, check=True)
     site = next(venv.glob("lib/python*/site-packages"))
     for source in numpy_dirs():  # hard links: a copy of numpy's 70 MB in a blink (same filesystem)
         try:
@@ -488,7 +488,7 @@ def test_numpy_installed_in_a_venv_works_and_the_base_site_stays_hidden(tmp_path
     """
     host = VENV_HOST.replace("CODE", repr(CHILD_VIEW + listing))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
-    done = subprocess.run(  # noqa: S603 - the test's venv, running the test's own script
+    done = subprocess.run(
         [str(venv / "bin" / "python"), "-c", host, "bwrap", "process"],
         env=env,
         capture_output=True,

@@ -176,3 +176,14 @@ def test_float32_outputs_get_at_least_the_specs_float32_tolerance() -> None:
     )
     loose = replace(check, tolerance=Tolerance(1e-2, 1e-2))
     assert spec.tolerance(loose, "float32") == Tolerance(1e-2, 1e-2)
+
+
+def test_every_bundled_gradient_check_pays_only_with_its_value_check() -> None:
+    """The numeric gradient of a gradient check is computed in the student's process (a claim):
+    the points must also need a value check the grading process decided (docs/sandbox.md)."""
+    from grader.spec.registry import available_specs
+
+    for spec in available_specs().values():
+        for check in spec.checks:
+            if check.kind == "gradient":
+                assert check.award == "with_value" and check.value_check, (spec.id, check.id)

@@ -179,7 +179,10 @@ for _nng_folder in ({str(out)!r}, {str(out / "attack")!r}, {str(out / "victim")!
         print("NNG-WRITE refused", _nng_folder, type(_nng_exc).__name__)
 """
     )
-    assert doc.log.count("NNG-WRITE refused") == 3
+    # Every import of the module tries all three folders: one import per child (the visible
+    # checks' child, then the hidden checks' fresh one), and every try is refused.
+    refused = doc.log.count("NNG-WRITE refused")
+    assert refused in (3, 6) and "NNG-WRITE wrote" not in doc.log
     assert sorted(p.name for p in out.iterdir()) == ["attack"]
     assert sorted(p.name for p in (out / "attack").iterdir()) == ["output.txt", "results.json"]
     assert json.loads((out / "attack" / "results.json").read_text())["score"] == doc.score

@@ -8,7 +8,8 @@ site-packages folder masked down to numpy, plus a private scratch directory). ``
 no process behind; ``Limits`` also words the report message of each limit.
 
 Modules: ``modes`` (which isolation works here), ``paths`` (what the sandbox exposes and masks),
-``uids`` (sandbox uids and their sweep), ``cgroup``, ``limits``, ``launch`` (``Sandbox``) and
+``uids`` (sandbox uids and their sweep), ``cgroup``, ``limits``, ``bwrap`` (its command line),
+``access`` (file permissions for the sandbox uid), ``launch`` (``Sandbox``) and
 ``session`` (the conversation with the child).
 """
 

@@ -34,10 +34,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from grader.sandbox.access import grant_access
+from grader.sandbox.bwrap import bwrap_args
 from grader.sandbox.cgroup import CGroup
 from grader.sandbox.limits import Limits
 from grader.sandbox.modes import resolve_mode
-from grader.sandbox.paths import SYSTEM_DIRS, numpy_dirs, runtime_paths, site_dirs
+from grader.sandbox.paths import numpy_dirs
 from grader.sandbox.uids import claim_uid, kill_uid, processes_of
 
 __all__ = ["THREAD_VARS", "Sandbox"]
@@ -52,7 +54,6 @@ THREAD_VARS = (
 )
 PR_SET_NO_NEW_PRIVS = 38
 NPROC_MARGIN = 4  # RLIMIT_NPROC above the cgroup's pids.max, so that the cgroup refuses first
-_SANDBOX_TMP = "/tmp"  # noqa: S108 - inside the sandbox: an empty tmpfs, not the host's /tmp
 # Loaded now, not between fork and exec (where loading a library is unsafe).
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
@@ -122,28 +123,15 @@ class Sandbox:
 
     def _grant_access(self) -> None:
         """Let the sandbox uid write scratch and read the workspace and runtime."""
-        uid = self.uid if self.uid is not None else os.geteuid()
-        os.chown(self.scratch, uid, uid)
-        self.scratch.chmod(0o700)
-        for top in (self.workspace, *self.ro_paths):
-            for path in (top, *top.rglob("*")):
-                mode = path.lstat().st_mode
-                if stat.S_ISDIR(mode):
-                    path.chmod(mode | 0o555)
-                elif stat.S_ISREG(mode):
-                    path.chmod(mode | 0o444)
-        for path in (self.workspace, self.scratch, *self.ro_paths):
-            _grant_search(path)  # our own temporary folders
-        granted: set[str] = set()
-        # bwrap re-creates parents itself; a plain process needs the real ones.
-        if self.isolation == "process":
-            for path in (*runtime_paths(), *numpy_dirs()):
-                granted |= _grant_search(path)
-        if granted:
-            self.limit_notes.append(
-                f"granted search permission (o+x) on {', '.join(sorted(granted))} so that "
-                "the unprivileged sandbox uid can reach the Python runtime"
+        self.limit_notes.extend(
+            grant_access(
+                isolation=self.isolation,
+                uid=self.uid if self.uid is not None else os.geteuid(),
+                workspace=self.workspace,
+                scratch=self.scratch,
+                ro_paths=self.ro_paths,
             )
+        )
 
     def _environment(self, extra: Mapping[str, str]) -> dict[str, str]:
         env = {
@@ -211,48 +199,9 @@ class Sandbox:
         return proc
 
     def _bwrap_prefix(self) -> list[str]:
-        args = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session"]
-        args += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
-        args += ["--unshare-cgroup-try", "--proc", "/proc", "--dev", "/dev"]
-        args += ["--tmpfs", _SANDBOX_TMP]
-        made: set[Path] = {Path("/"), Path(_SANDBOX_TMP), Path("/proc"), Path("/dev")}
-        bound: list[Path] = []  # inside a bind the folders exist already (and are read-only)
-
-        def parents(path: Path) -> None:
-            for parent in reversed(path.parents):
-                if parent not in made and not any(parent.is_relative_to(b) for b in bound):
-                    args.extend(["--perms", "0755", "--dir", str(parent)])
-                    made.add(parent)
-
-        def bind(path: Path) -> None:
-            parents(path)
-            args.extend(["--ro-bind", str(path), str(path)])
-            made.add(path)
-            bound.append(path)
-
-        systems = [Path(s) for s in SYSTEM_DIRS if os.path.exists(s)]
-        for path in (*systems, *runtime_paths(), *self.ro_paths, self.workspace):
-            bind(path)
-        # Mask every package folder after the binds that expose it (installed nngrader's
-        # reference/ and assignments/, an editable finder naming the checkout, any other
-        # package), then bind numpy back into numpy's own, now empty, site folder.
-        masked = site_dirs([*systems, *runtime_paths()])
-        for site in masked:
-            parents(site)
-            args.extend(["--perms", "0755", "--tmpfs", str(site)])
-            made.add(site)
-        for path in numpy_dirs():
-            args.extend(["--ro-bind", str(path), str(path)])
-        for site in masked:
-            args.extend(["--remount-ro", str(site)])
-        parents(self.scratch)
-        args.extend(["--bind", str(self.scratch), str(self.scratch)])
-        args.extend(["--chdir", str(self.scratch), "--"])
-        if self.uid is not None:
-            args.append(shutil.which("setpriv") or "setpriv")
-            args.extend([f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"])
-            args.extend(["--inh-caps=-all", "--bounding-set=-all", "--"])
-        return args
+        return bwrap_args(
+            workspace=self.workspace, scratch=self.scratch, ro_paths=self.ro_paths, uid=self.uid
+        )
 
     def _preexec(self) -> None:
         """Runs in the child between fork and exec: cgroup, rlimits, no-new-privileges, then
@@ -372,18 +321,3 @@ def _is_setuid(path: str | None) -> bool:
         return path is not None and bool(os.stat(path).st_mode & stat.S_ISUID)
     except OSError:
         return False
-
-
-def _grant_search(path: Path) -> set[str]:
-    """Add search permission (o+x, never read) to every parent of ``path`` lacking it.
-
-    Returns:
-        The folders changed.
-    """
-    granted = set()
-    for parent in path.parents:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH)
-            granted.add(str(parent))
-    return granted

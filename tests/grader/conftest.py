@@ -20,9 +20,14 @@ class PlainLauncher:
     """
 
     isolation = "process"
+    cwd: Path | None = None
+    """The child's working folder (None: ours)."""
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
+
+    def preexec(self) -> None:
+        """Runs in the child between fork and exec (subclasses apply limits here)."""
 
     def spawn(self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stdout_path: Path) -> Any:
         from grader.sandbox.paths import numpy_path
@@ -37,6 +42,8 @@ class PlainLauncher:
                 pass_fds=tuple(pass_fds),
                 start_new_session=True,
                 env=env,
+                cwd=self.cwd,
+                preexec_fn=self.preexec,
             )
         self.procs.append(proc)
         return proc

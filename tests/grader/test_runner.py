@@ -84,32 +84,11 @@ class LimitedLauncher(PlainLauncher):
         super().__init__()
         self.limits, self.cwd = limits, cwd
 
-    def spawn(self, argv, *, pass_fds=(), stdout_path: Path):
-        import os
+    def preexec(self) -> None:
         import resource
-        import subprocess
 
-        from grader.sandbox.paths import numpy_path
-
-        def preexec() -> None:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (self.limits.max_file_bytes,) * 2)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (self.limits.max_open_files,) * 2)
-
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(numpy_path())}
-        with open(stdout_path, "ab") as out:
-            proc = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                pass_fds=tuple(pass_fds),
-                start_new_session=True,
-                env=env,
-                cwd=self.cwd,
-                preexec_fn=preexec,
-            )
-        self.procs.append(proc)
-        return proc
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.limits.max_file_bytes,) * 2)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.limits.max_open_files,) * 2)
 
 
 @pytest.fixture

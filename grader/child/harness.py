@@ -96,7 +96,7 @@ class Harness:
     def module(self, logical: str) -> Any:
         if logical not in self.modules:
             raise protocol.ProtocolError(f"unknown module {logical!r}")
-        return importlib.import_module(self.modules[logical])
+        return import_whole(self.modules[logical], self.workspace)
 
     # -- ops ------------------------------------------------------------------------------------
 
@@ -353,3 +353,25 @@ def main() -> None:
     os.set_inheritable(fd_in, False)
     os.set_inheritable(fd_out, False)
     serve(fd_in, fd_out)
+
+
+def import_whole(name: str, workspace: str) -> Any:
+    """Import ``name``, or leave the workspace's modules in ``sys.modules`` as they were.
+
+    Python removes only the module whose code raised; submodules that a failing package
+    ``__init__`` imported before the failure stay in ``sys.modules``, so a later
+    ``import pkg.layers`` would find them there without re-running the parent and succeed. The
+    verdict of every check must not depend on which one imported first: every attempt either
+    succeeds or fails the same way. Modules from outside the workspace (numpy's lazily loaded
+    parts) are left alone: they are not half-imported student code.
+    """
+    before = set(sys.modules)
+    try:
+        return importlib.import_module(name)
+    except BaseException:
+        root = os.path.join(os.path.realpath(workspace), "")
+        for partial in set(sys.modules) - before:
+            where = getattr(sys.modules[partial], "__file__", None) or ""
+            if partial not in before and os.path.realpath(where).startswith(root):
+                del sys.modules[partial]
+        raise

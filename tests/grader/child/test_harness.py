@@ -329,6 +329,29 @@ def test_a_failing_import_is_the_students_exception(
     assert child.starts == starts
 
 
+def test_a_failed_import_leaves_no_half_imported_module(tmp_path: Path) -> None:
+    """A package ``__init__`` that imports a module and then fails (a given file needing an
+    absent package) fails every import the same way: the module it imported before failing
+    is not left in ``sys.modules`` to make a later import succeed."""
+    ws = tmp_path / "ws"
+    (ws / "halfpkg").mkdir(parents=True)
+    (ws / "halfpkg" / "__init__.py").write_text("from . import good\nimport absent_plotting_lib\n")
+    (ws / "halfpkg" / "good.py").write_text("VALUE = 1\n")
+    config = SessionConfig(
+        runtime=stage_runtime(tmp_path / "runtime"),
+        workspace=ws,
+        modules={"good": "halfpkg.good"},
+        compat=False,
+        output_path=tmp_path / "out.txt",
+    )
+    launcher = PlainLauncher()
+    with Session(config, launcher) as session:
+        for _attempt in range(2):
+            with pytest.raises(StudentRaised, match="No module named 'absent_plotting_lib'"):
+                request(session, "import", module="good")
+    launcher.kill_all()
+
+
 def test_reset_seeds_the_global_legacy_random(child: Session) -> None:
     """Pins ``reset``'s seed (and 0 without one): the draws of ``np.random.seed(seed)``."""
     request(child, "reset", seed=7)

@@ -1,13 +1,16 @@
-"""Which host paths the sandbox exposes: system dirs, the Python runtime, numpy, the site folders.
+"""Which host paths the sandbox exposes: system dirs, the Python runtime, packages, site folders.
 
 bwrap binds the system dirs and the Python runtime by exact path; every site folder under them is
 then masked (it holds every installed package, an installed nngrader's solutions among them), and
-only numpy's own folders are bound back.
+only numpy's own folders, and those of the packages a course's runtime declares
+(``package_paths``), are bound back.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import re
 import site
 import sys
 from collections.abc import Sequence
@@ -20,6 +23,7 @@ __all__ = [
     "SYSTEM_DIRS",
     "numpy_dirs",
     "numpy_path",
+    "package_paths",
     "runtime_paths",
     "site_dirs",
 ]
@@ -71,6 +75,70 @@ def numpy_dirs() -> list[Path]:
 
     package = Path(numpy.__file__).resolve().parent
     return [p for p in (package, package.with_name("numpy.libs")) if p.is_dir()]
+
+
+def package_paths(names: Sequence[str]) -> list[Path]:
+    """Everything importing the distributions ``names`` needs from their site folders: the
+    top-level packages, modules and vendored-library folders of each, and of every distribution
+    they require (matplotlib needs pillow, kiwisolver, ...), found through the installed metadata.
+
+    Args:
+        names: Distribution names as a spec's runtime declares them (``matplotlib``).
+
+    Returns:
+        Real host paths (folders and single-file modules), sorted.
+
+    Raises:
+        importlib.metadata.PackageNotFoundError: One of ``names`` (or a requirement) is not
+            installed; its message is the missing name.
+    """
+    return list(_package_paths(tuple(sorted(set(names)))))
+
+
+@cache
+def _package_paths(names: tuple[str, ...]) -> tuple[Path, ...]:
+    paths: set[Path] = set()
+    for dist in _with_requirements(names):
+        for file in dist.files or ():
+            top = file.parts[0]
+            # Scripts (``../../bin``) and the shared bytecode cache are not the package.
+            if top in ("..", "__pycache__"):
+                continue
+            path = Path(str(dist.locate_file(top))).resolve()
+            if path.exists():
+                paths.add(path)
+    return tuple(sorted(paths))
+
+
+def _with_requirements(names: Sequence[str]) -> list[importlib.metadata.Distribution]:
+    """The distributions ``names`` and, transitively, their unconditional requirements (those
+    with an environment marker, extras and platform-specific backports, are followed only when
+    installed)."""
+    found: dict[str, importlib.metadata.Distribution] = {}
+    todo = [(name, True) for name in names]
+    while todo:
+        name, required = todo.pop()
+        key = _canonical(name)
+        if key in found:
+            continue
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            if required:
+                raise
+            continue
+        found[key] = dist
+        for requirement in dist.requires or ():
+            spec, _, marker = requirement.partition(";")
+            if "extra" in marker:
+                continue
+            todo.append((re.split(r"[\s\[<>=!~(]", spec.strip(), maxsplit=1)[0], not marker))
+    return list(found.values())
+
+
+def _canonical(name: str) -> str:
+    """A distribution name as PEP 503 normalizes it (``Python_dateutil``: ``python-dateutil``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def numpy_path() -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.numeric import NotNumeric, numeric_array
 from grader.results import Comparison
 
 __all__ = ["compare", "rel_error"]
@@ -32,19 +33,12 @@ def rel_error(x: Any, y: Any) -> float:
 
 
 def _as_numeric(value: Any) -> np.ndarray | str:
-    """The student's value as a numeric array, or a message saying why it is not one."""
-    if isinstance(value, np.ndarray):
-        arr = value
-    elif isinstance(value, (bool, int, float, np.number, list, tuple)):
-        try:
-            arr = np.asarray(value)
-        except ValueError:
-            return f"got a ragged {type(value).__name__}"
-    else:
-        return f"got {'None' if value is None else type(value).__name__}"
-    if arr.dtype.kind not in "biuf":
-        return f"got an array of dtype {arr.dtype}"
-    return arr
+    """The student's value as a numeric array (sized before it is allocated), or a message
+    saying why it is not one."""
+    try:
+        return numeric_array(value)
+    except NotNumeric as exc:
+        return f"got {exc}"
 
 
 def compare(name: str, actual: Any, expected: Any, *, rtol: float, atol: float) -> Comparison:

@@ -16,15 +16,21 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from grader import scoring
+from grader.accuracy.check import NotebookModel
+from grader.accuracy.stage import run_accuracy
 from grader.checks.execute import VISIBLE, run_checks
+from grader.checks.imports import describe
 from grader.checks.oracle import LiveOracle, Oracle
 from grader.intake import Submission
-from grader.results import CheckResult, Outcome, SubmissionResult
+from grader.notebooks.printed import printed_val_accuracy
+from grader.notebooks.report import read_notebooks, refused_notebooks, with_notebooks
+from grader.notebooks.run import ExecuteOptions, NotebooksRan, execute_all
+from grader.results import CheckResult, ModuleProblem, Outcome, SubmissionResult
 from grader.sandbox import Limits, Sandbox
 from grader.sandbox.session import Session, SessionConfig, read_output
 from grader.spec import Spec
@@ -45,6 +51,8 @@ class Detected:
     """The spec, or None when no spec fits (``evidence`` says why)."""
     evidence: str
     """``--assignment ID`` when it was given, else the detection evidence."""
+    notes: tuple[str, ...] = ()
+    """For the report (e.g. the offering was not decided by the starter's text)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,7 @@ def detect_course(submission: Submission, spec: Spec | None, specs: Iterable[Spe
     if submission.root is None:
         return Detected(None, "")
     found = detect(submission.root, specs)
-    return Detected(found.spec, found.evidence)
+    return Detected(found.spec, found.evidence, found.notes)
 
 
 def run_staged(
@@ -97,6 +105,7 @@ def run_staged(
             scratch=scratch,
             ro_paths=[staged.runtime],
             limits=limits,
+            packages=spec.runtime,
         ) as box:
             try:
                 with Session(config, box) as session:
@@ -104,7 +113,9 @@ def run_staged(
             finally:
                 notes.extend(n for n in box.limit_notes if n not in notes)
 
-    outcomes = run_checks(spec, session_for, oracle, missing=staged.missing, limits=limits)
+    outcomes = run_checks(
+        spec, session_for, oracle, missing=staged.missing, given=staged.given, limits=limits
+    )
     return Ran(outcomes, tuple(notes), read_output(staged.output, 0, LOG_BYTES))
 
 
@@ -123,6 +134,9 @@ def grade_submission(
     limits: Mapping[str, float] | None = None,
     public_only: bool = False,
     oracle: Oracle | None = None,
+    data: Path | None = None,
+    notebook: NotebookModel | None = None,
+    execute: ExecuteOptions | None = None,
 ) -> SubmissionResult:
     """Grade one taken-in submission; never raises for problems of the submission itself.
 
@@ -132,26 +146,48 @@ def grade_submission(
         limits: limits by ``Limits`` field name, over the spec's ``[limits]``, over the defaults.
         public_only: grade the visible checks only (``nngrader check``).
         oracle: where expected values come from (the live reference by default).
+        data: the CIFAR-10 folder the accuracy rules are measured on (None: not graded).
+        notebook: the executed notebook's model and printed accuracy (``--execute``).
+        execute: execute the spec's notebooks in the sandbox (``--execute``) with these budgets.
     """
     start = time.monotonic()
     if submission.error or submission.root is None:
         return failed(submission.name, spec, "", isolation, submission.error or "nothing to grade")
     detected = detect_course(submission, spec, specs)
     if detected.spec is None:
-        return failed(submission.name, None, detected.evidence, isolation, detected.evidence)
+        refused = failed(submission.name, None, detected.evidence, isolation, detected.evidence)
+        return with_notebooks(refused, refused_notebooks(submission.root, specs))
     spec = detected.spec
     if public_only:
         spec = replace(spec, checks=tuple(c for c in spec.checks if c.visibility == "visible"))
-    staged = stage(submission.root, spec, workdir)
-    ran = run_staged(
-        staged,
-        spec,
-        isolation=isolation,
-        limits=Limits.layered(spec.limits, limits or {}),
-        oracle=oracle or LiveOracle(),
+    root = submission.root
+    staged = stage(root, spec, workdir)
+    notebooks = read_notebooks(
+        root, spec.notebooks, missing=[staged.layout[m] for m in staged.missing]
     )
-    checks = scoring.score(ran.outcomes, spec.active_checks())
-    return assemble(
+    submission = replace(submission, notes=(*detected.notes, *submission.notes))
+    layered, oracle = Limits.layered(spec.limits, limits or {}), oracle or LiveOracle()
+    ran = run_staged(staged, spec, isolation=isolation, limits=layered, oracle=oracle)
+    executed = NotebooksRan()
+    if execute is not None:
+        executed = execute_all(
+            root, spec, workdir / "notebooks", isolation=isolation, limits=layered,
+            options=execute, data=data,
+        )  # fmt: skip
+        notebook = notebook or executed.model
+    printed = printed_val_accuracy(notebooks.reports)
+    if printed is not None and (notebook is None or notebook.printed_val is None):
+        # What the notebook says it reached: shown beside the measured accuracy, never graded.
+        notebook = replace(notebook or NotebookModel(), printed_val=printed)
+    accuracy = run_accuracy(
+        staged, spec, root, data_dir=data, isolation=isolation, limits=layered,
+        oracle=oracle, public_only=public_only, notebook=notebook,
+    )  # fmt: skip
+    ran = replace(
+        ran, outcomes=(*ran.outcomes, *accuracy.outcomes), notes=(*ran.notes, *accuracy.notes)
+    )
+    checks = scoring.score(ran.outcomes, (*spec.active_checks(), *accuracy.checks))
+    result = assemble(
         submission,
         spec,
         detected.evidence,
@@ -161,6 +197,12 @@ def grade_submission(
         isolation,
         seconds=time.monotonic() - start,
     )
+    if accuracy.extra is not None:
+        result.extra["accuracy"] = accuracy.extra
+    if execute is not None:
+        result.extra["executed"] = executed.extra
+        result = replace(result, files=executed.files, notes=(*result.notes, *executed.notes))
+    return with_notebooks(result, notebooks)
 
 
 def assemble(
@@ -175,13 +217,24 @@ def assemble(
     seconds: float,
 ) -> SubmissionResult:
     """The submission's result from the stages' data."""
-    # Empty stand-ins (CNN helpers nobody calls) are recorded in extra; a substituted
-    # layer_utils changes what the student's net runs, so the report says so.
+    problems = module_problems(checks)
+    # Empty stand-ins the submission lacked (CNN helpers nobody calls) are recorded in extra; a
+    # substituted layer_utils changes what the student's net runs, and a given file of the
+    # submission's that was not used may surprise its author, so the report says so.
     notes = (
+        *(describe(p) for p in problems),
         *(
             f"{rel} was not in the submission; the starter's {kind} stand-in was used"
             for rel, kind in staged.stand_ins.items()
-            if kind != "empty"
+            if kind != "empty" and rel not in staged.given
+        ),
+        *(
+            [
+                "course files that are given are not graded; the grader used its own copies of "
+                + ", ".join(staged.replaced)
+            ]
+            if staged.replaced
+            else []
         ),
         *submission.notes,
         *ran.notes,
@@ -197,6 +250,10 @@ def assemble(
         "missing": list(staged.not_found),
         "stand_ins": dict(staged.stand_ins),
     }
+    if staged.replaced:
+        extra["replaced"] = list(staged.replaced)
+    if problems:  # said once here; every check they block points to them
+        extra["module_problems"] = [asdict(p) for p in problems]
     if staged.alternatives:  # the instructor can see which same-named files were passed over
         extra["alternatives"] = {
             k: [str(p.relative_to(root)) for p in v] for k, v in staged.alternatives.items()
@@ -212,6 +269,15 @@ def assemble(
         log=ran.log,
         extra=extra,
     )
+
+
+def module_problems(checks: Iterable[Outcome]) -> tuple[ModuleProblem, ...]:
+    """Each module problem that blocked a check, once per module, in the order met."""
+    seen: dict[str, ModuleProblem] = {}
+    for check in checks:
+        if check.blocked_by is not None:
+            seen.setdefault(check.blocked_by.module, check.blocked_by)
+    return tuple(seen.values())
 
 
 def failed(
@@ -240,4 +306,5 @@ def failed(
         checks=checks,
         isolation=isolation,
         error=error,
+        extra={"error": error},
     )

@@ -50,6 +50,27 @@ class Raised:
     cs231n/layers.py failed: ``."""
 
 
+@dataclass(frozen=True)
+class ModuleProblem:
+    """A module that does not import, said once for the submission; every check that needs it
+    says it is blocked and points here (``SubmissionResult.notes``, ``extra["module_problems"]``).
+    """
+
+    module: str
+    """The course path of the graded module that could not be imported (``cs231n/layers.py``)."""
+    summary: str
+    """What went wrong, host-worded or the exception as a visible check shows it, without a
+    location: ``SyntaxError: invalid syntax``."""
+    file: str = ""
+    """Course path of the file where it went wrong (``cs231n/fast_layers.py``), or ``""``."""
+    line: int | None = None
+    """Line of ``file``, when known (checked to exist)."""
+    code: str = ""
+    """That line as the file has it (stripped, sanitized), or ``""``."""
+    given: bool = False
+    """``file`` is a course file that is given, not graded: not the student's mistake."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Outcome:
     """What happened when one check ran; no points yet (``grader.scoring`` decides them)."""
@@ -80,6 +101,11 @@ class Outcome:
     """What a check that is not visible shows instead of ``message`` when ``message`` quotes the
     child's own words and ``raised`` does not apply (a missing name, an ungradable value, a
     broken protocol): host-worded, no text of the child. None: nothing to redact."""
+    blocked_by: ModuleProblem | None = None
+    """The module problem that kept this check from running (its message then says so)."""
+    exercised: tuple[str, ...] | None = None
+    """Canonical subjects whose code ran during this check (the child's record, which only
+    picks the root cause a report names, never points); None when not known."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,7 +137,8 @@ class SubmissionResult:
     """Everything grading one submission produced."""
 
     name: str
-    """Submission name (folder/zip name, made unique in a batch)."""
+    """Submission name (folder/zip name, made unique in a batch), as found: any text a file name
+    can hold; every view shows it through ``grader.report.names``."""
     assignment: str
     """Spec id the submission was graded against."""
     detection: str
@@ -131,6 +158,15 @@ class SubmissionResult:
     log: str = ""
     """Everything the student's code printed (truncated): for the instructor only, never in
     results.json, since hidden checks' inputs entered the child."""
+    folder: str = ""
+    """Its folder under the output directory (``grader.report.names``: ``name`` itself when that
+    is a safe folder name, else a safe slug of it); set by ``grader.api.grade``."""
+    unwritten: str | None = None
+    """Why its results.json and output.txt could not be written (set by ``grader.api.grade``):
+    the scores stand, but no file holds them."""
+    files: dict[str, str] = field(default_factory=dict)
+    """Further files for the instructor, by name (``--execute``: the executed notebooks, as
+    ``.ipynb`` and HTML); written beside results.json by the render stage."""
 
     @property
     def score(self) -> float:

@@ -8,11 +8,14 @@ Rules, in order:
 * ``award = "with_value"`` (gradient checks): points only when the named value check passed too,
   since a backward consistent with a wrong forward is consistently wrong;
 * a check that did not pass names its deepest failed dependency (``depends``) as the likely root
-  cause; only a dependency that carries points can be one.
+  cause; only a dependency that carries points can be one, and only one whose subject the check
+  actually ran (``Outcome.exercised``, when known): a net that never calls the student's
+  ``batchnorm_forward`` does not fail because of it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from fractions import Fraction
@@ -77,8 +80,16 @@ def root_cause(
     """The deepest failed dependency of a check, following ``depends`` transitively.
 
     Only dependencies that carry points can be a root cause: an optional check that was skipped
-    or failed (e.g. extra-credit ``batchnorm_backward_alt``) explains nothing.
+    or failed (e.g. extra-credit ``batchnorm_backward_alt``) explains nothing. Nor can one whose
+    subject ``check_id`` did not run, when its outcome says what ran (``exercised``), unless the
+    failure itself names that subject (a missing ``layernorm_forward`` cannot run, and is the
+    cause of the ``NameError`` that says so).
     """
+    own = outcomes.get(check_id)
+    ran = own.exercised if own is not None else None
+    if own is not None and ran is not None:
+        named = set(re.findall(r"\w+", own.message))
+        ran = (*ran, *(c.subject for c in checks.values() if c.subject in named))
 
     def failed(dep: str) -> bool:
         return (
@@ -87,6 +98,7 @@ def root_cause(
             and outcomes[dep].status != "passed"
             and checks[dep].points > 0
             and checks[dep].award != "informative"
+            and (ran is None or checks[dep].subject in ran)
         )
 
     cause, seen = None, {check_id}

@@ -7,5 +7,6 @@
 * ``oracle``: every expected value and every known-mistake variant's output, behind one interface;
 * ``execute``: runs a spec's checks in the child and reports what happened (``Outcome``);
 * ``layers``, ``optim``, ``dropout``, ``models``, ``no_injection``, ``training``: the checks;
-* ``mistakes``: the known mistakes' outputs (reached only through the oracle).
+* ``mistakes``: the known mistakes' outputs, by subject (reached only through the oracle);
+* ``accepted``: the valid variants, accepted with a note; ``stubs``: naming a stub as one.
 """

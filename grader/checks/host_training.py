@@ -33,6 +33,7 @@ import numpy as np
 from grader.checks.context import Context
 from grader.checks.oracle import Model
 from grader.child.protocol import Handle
+from grader.numeric import real_number
 
 __all__ = ["FINITE", "RESULT", "TRAINED", "Setup", "Trained", "train_on_host"]
 
@@ -186,7 +187,7 @@ class _Loop:
         where = f"iteration {t}: loss(X_batch, y_batch)"
         if not isinstance(result, (tuple, list)) or len(result) != 2:  # the Solver unpacks
             raise _Stop(RESULT, f"{where} returned {_describe(result)}; expected (loss, grads)")
-        loss, grads = _number(result[0]), self._unpack(result[1], f"{where} returned grads")
+        loss, grads = real_number(result[0]), self._unpack(result[1], f"{where} returned grads")
         if loss is None:
             raise _Stop(RESULT, f"{where} returned a loss that is {_describe(result[0])}")
         if not np.isfinite(loss):
@@ -234,7 +235,10 @@ class _Loop:
                     for (name, w), piece in zip(self.params.items(), pieces, strict=True)
                 }
         if not isinstance(value, dict):
-            raise _Stop(comparison, f"{what} as {_describe(value)}; expected a dict")
+            shapes = ", ".join(f"{name} {w.shape}" for name, w in self.params.items())
+            raise _Stop(
+                comparison, f"{what} as {_describe(value)}; expected a dict of arrays: {shapes}"
+            )
         if set(value) != set(self.params):
             # Name only our parameter names: the student's keys are text the student controls.
             missing = sorted(set(self.params) - set(value))
@@ -257,17 +261,6 @@ def _accuracy(ref: Model, params: dict[str, np.ndarray], X: np.ndarray, y: np.nd
     with np.errstate(all="ignore"):
         scores = ref.loss(X)
     return float(np.mean(np.argmax(scores, axis=1) == y))
-
-
-def _number(value: Any) -> float | None:
-    """``value`` as a float when it is one real number (a scalar or a one-element array)."""
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return float(value)
-    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf":
-        return float(value.reshape(-1)[0])
-    return None
 
 
 def _describe(value: Any) -> str:

@@ -15,7 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks.accepted import batchnorm_test, choose, state_array
 from grader.checks.context import Context
+from grader.checks.stubs import name_stub
+from grader.numeric import NotNumeric, numeric_array
 
 
 @dataclass(frozen=True)
@@ -107,20 +110,66 @@ def value_forward(ctx: Context) -> None:
     reply = ctx.call(layer.forward, *args, keep=(1,), return_args=True)
     (out, _cache) = ctx.returns(reply["value"], ("out", "cache"), layer.forward)
     ref_out, _ = ctx.oracle.call(layer.forward, *ref_args)
+    batchnorm = layer.forward == "batchnorm_forward"
+    if batchnorm and ref_args[3]["mode"] == "test":
+        state = before[3]
+        x, gamma, beta = before[:3]
+        valid = batchnorm_test(
+            x, gamma, beta, state["running_mean"], state["running_var"], state.get("eps", 1e-5)
+        )
+        ref_out = choose(ctx, out, ref_out, valid)
     ctx.compare("out", out, ref_out)
     student = {"out": out}
-    if layer.forward == "batchnorm_forward" and ref_args[3]["mode"] == "train":
-        student_param = reply["args"][3]
+    if batchnorm:
+        # Train mode writes the running statistics; test mode must leave them as they were.
+        written = reply["args"][3] if isinstance(reply["args"][3], dict) else {}
         for key in ("running_mean", "running_var"):
-            student[f"bn_param['{key}']"] = student_param.get(key)
-            ctx.compare(f"bn_param['{key}']", student_param.get(key), ref_args[3][key])
-    if layer.forward == "batchnorm_forward":
+            name = f"bn_param['{key}']"
+            expected = ref_args[3][key]
+            student[name] = state_array(ctx, name, written.get(key), expected, len(args[0]))
+            ctx.compare(name, student[name], expected)
+    _note_in_place(ctx, layer, args, reply["args"])
+    name_stub(ctx, layer.forward, [out], args[:1])
+    if batchnorm:
         candidates = ctx.oracle.mistakes("batchnorm_forward", *before)
         if batches:
             candidates += ctx.oracle.mistakes("batchnorm_after_warmup", batches, *before[:3])
         ctx.diagnose(student, candidates)
     elif layer.forward == "layernorm_forward":
         ctx.diagnose(student, ctx.oracle.mistakes("layernorm_forward", *before[:3]))
+
+
+def _changed(layer: Layer, sent: list[Any], returned: Any) -> list[str]:
+    """Names of the forward's array inputs that the student's call left changed."""
+    if not isinstance(returned, list):
+        return []
+    names = [grad[1:] for grad in layer.grads]  # dx -> x, dgamma -> gamma, ...
+    return [
+        name
+        for name, given, after in zip(names, sent, returned, strict=False)
+        if isinstance(given, np.ndarray)
+        and not (
+            isinstance(after, np.ndarray)
+            and after.shape == given.shape
+            and np.array_equal(after, given, equal_nan=True)
+        )
+    ]
+
+
+def _in_place(layer: Layer, changed: list[str]) -> str:
+    return (
+        f"{layer.forward} modifies its input {', '.join(changed)} in place; work on a copy. "
+        "It also corrupts the numerical gradient of your forward (yours in the notebook and the "
+        "grader's): each centred difference perturbs one entry and calls the forward again, on "
+        "an input the previous call has already changed"
+    )
+
+
+def _note_in_place(ctx: Context, layer: Layer, sent: list[Any], returned: Any) -> None:
+    """Advisory note (the output may still be right): the forward changed an input array."""
+    changed = _changed(layer, sent, returned)
+    if changed:
+        ctx.notes.append(_in_place(layer, changed))
 
 
 def value_backward(ctx: Context) -> None:
@@ -140,6 +189,7 @@ def value_backward(ctx: Context) -> None:
         ctx.compare(name, actual, want)
         if name in ("dgamma", "dbeta") and getattr(actual, "shape", None) == (args[0].shape[0],):
             ctx.diagnosis = f"{name} is summed over the wrong axis: sum over the batch (axis 0)"
+    name_stub(ctx, layer.backward, list(grads), [dout])
     if layer.forward == "batchnorm_forward":
         ctx.diagnose(
             dict(zip(layer.grads, grads, strict=True)),
@@ -151,9 +201,9 @@ def gradient(ctx: Context) -> None:
     """Student backward vs centred differences of the student's own forward (float64)."""
     layer = BY_BACKWARD[ctx.check.subject]
     args = layer.inputs(ctx)
-    out, cache = ctx.returns(
-        ctx.call(layer.forward, *_copy(args), keep=(1,)), ("out", "cache"), layer.forward
-    )
+    reply = ctx.call(layer.forward, *_copy(args), keep=(1,), return_args=True)
+    out, cache = ctx.returns(reply["value"], ("out", "cache"), layer.forward)
+    changed = _changed(layer, args, reply["args"])
     dout = ctx.randn("dout", np.shape(out))
     grads = ctx.returns(ctx.call(layer.backward, dout, cache), layer.grads, layer.backward)
     h = float(ctx.param("h", 1e-5))
@@ -167,7 +217,8 @@ def gradient(ctx: Context) -> None:
             h=h,
             dout=dout,
         )
-        ctx.compare(name, analytic, numeric)
+        if not ctx.compare(name, analytic, numeric) and changed:
+            ctx.diagnosis = _in_place(layer, changed)
 
 
 def value_loss(ctx: Context) -> None:
@@ -184,7 +235,11 @@ def value_loss(ctx: Context) -> None:
             ("loss", "dx"),
             "softmax_loss",
         )
-        if not np.isfinite(np.asarray(big, dtype=float)).all():
+        try:
+            finite = bool(np.isfinite(numeric_array(big)).all())
+        except NotNumeric:  # not a number at all: the loss comparison above said so
+            finite = True
+        if not finite:
             ctx.notes.append(
                 "advisory, no points lost: softmax_loss returns a non-finite loss for scores "
                 "around 1000; subtract each row's maximum before exponentiating"

@@ -14,6 +14,7 @@ probability at most ``mask_stats.ALPHA`` (5e-11).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from grader.checks.context import Context
 from grader.checks.mask_stats import rate_interval
 from grader.checks.nets import net_with
 from grader.errors import StudentRaised
+from grader.numeric import real_number
 
 __all__ = ["PROBE_LEVEL", "probe"]
 
@@ -76,7 +78,20 @@ def probe(ctx: Context, kw: dict[str, Any], ref: Any) -> None:
     for name, values in claimed.items():
         what = "loss" if name == "loss" else f"grads['{name}']"
         ctx.compare(f"probe: {what}", _stacked(values, expected[name]), np.array(expected[name]))
-    judge_masks(ctx, np.array(rows), float(kw["dropout_keep_ratio"]))
+    judge_masks(ctx, np.array(rows), float(kw["dropout_keep_ratio"]), lambda: _varies(ctx, kw, ref))
+
+
+def _varies(ctx: Context, kw: dict[str, Any], ref: Any) -> bool:
+    """Whether the net's training loss (the reference's parameters, four random examples) changes
+    with the dropout seed: evidence of dropout somewhere, which the probe alone cannot see."""
+    model, method = net_with(ctx, kw, ref.params)
+    x, y = ctx.rng.randn(4, kw["input_dim"]), np.zeros(4, dtype=np.int64)
+    losses = []
+    for r in range(2):
+        _set_dropout_seed(ctx, model, SEED0 + r)
+        reply = ctx.call(method, x.copy(), y.copy(), seed=SEED0 + r)
+        losses.append(ctx.returns(reply, ("loss", "grads"), "loss(X, y)")[0])
+    return not all(np.array_equal(np.asarray(losses[0]), np.asarray(v)) for v in losses[1:])
 
 
 def _stacked(values: list[Any], like: list[Any]) -> Any:
@@ -88,10 +103,9 @@ def _stacked(values: list[Any], like: list[Any]) -> Any:
             if value.shape == np.shape(model) or (np.shape(model) == () and value.size == 1):
                 fitted.append(value.reshape(np.shape(model)))
                 continue
-        elif np.shape(model) == () and isinstance(value, (int, float, np.integer, np.floating)):
-            if not isinstance(value, bool):
-                fitted.append(np.asarray(value))
-                continue
+        elif np.shape(model) == () and (number := real_number(value)) is not None:
+            fitted.append(np.float64(number))  # a huge int is inf here, not an OverflowError
+            continue
         return value
     return np.array(fitted, dtype=np.float64)
 
@@ -144,8 +158,12 @@ def _set_dropout_seed(ctx: Context, model: Any, seed: int) -> None:
         pass
 
 
-def judge_masks(ctx: Context, h: np.ndarray, keep: float) -> None:
+def judge_masks(
+    ctx: Context, h: np.ndarray, keep: float, varies: Callable[[], bool] = lambda: True
+) -> None:
     """``h``: shape (repeats, K), the probe's units after dropout; judge values and rate.
+    ``varies``: whether the net's loss changes with the dropout seed (asked only to name a net
+    that drops nothing in its last hidden layer).
 
     Rows from different seeds are independent draws; a net that reseeds with a seed of its own
     repeats one mask, and then only that one row counts (the bound stays valid either way).
@@ -181,7 +199,12 @@ def judge_masks(ctx: Context, h: np.ndarray, keep: float) -> None:
         return
     nonzero = rows[~zero]
     if np.all(np.abs(rows - PROBE_LEVEL) <= 1e-6):
-        ctx.diagnosis = "the net never applies dropout after the last hidden layer in training"
+        ctx.diagnosis = (
+            "the net never applies dropout after the last hidden layer in training"
+            if varies()
+            else "the net applies no dropout in training: its loss does not change with the "
+            "dropout seed (use_dropout / dropout_param not wired into loss)"
+        )
     elif nonzero.size and np.allclose(nonzero, PROBE_LEVEL) and lo < rate < hi:
         ctx.diagnosis = (
             "the net's dropout keeps units but does not scale them by 1/keep (inverted dropout)"

@@ -35,6 +35,7 @@ from grader.checks.mask_probe import probe
 from grader.checks.nets import close, net_with, reference_kwargs, scores
 from grader.compare import compare
 from grader.errors import BadReturn
+from grader.numeric import real_number
 
 __all__ = ["judge_without_injection"]
 
@@ -182,8 +183,7 @@ def _loss_at(
     loss, _ = ctx.returns(
         ctx.call(method, X.copy(), y.copy(), seed=SEED), ("loss", "grads"), "loss(X, y)"
     )
-    if isinstance(loss, (int, float, np.integer, np.floating)) and not isinstance(loss, bool):
-        return float(loss)
-    if isinstance(loss, np.ndarray) and loss.size == 1 and loss.dtype.kind in "iuf":
-        return float(loss.reshape(()))
+    number = real_number(loss)  # a huge int is inf here, not an OverflowError
+    if number is not None:
+        return number
     raise BadReturn(f"loss(X, y) returned {describe(loss)} as the loss; expected a number")

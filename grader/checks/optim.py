@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.context import Context
+from grader.checks.stubs import name_stub
 
 STATE = {
     "sgd": (),
@@ -100,6 +101,7 @@ def value(ctx: Context) -> None:
             returned.get(course_key),
             np.asarray(ref_config[key], dtype=float),
         )
+    name_stub(ctx, rule, [next_w], [w])
     ctx.diagnose(student, ctx.oracle.mistakes(rule, w, dw, config))
 
 

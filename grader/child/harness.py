@@ -18,6 +18,9 @@ Ops:
     dropout   make the student's dropout functions, however reached, apply the host's masks
     dropout_calls  how often the replaced dropout ran in train mode, and the p it was given (a
               claim: the host uses it only to pick which report a net gets, never for points)
+    reached   the names of the student's functions that ran since ``reset`` (a claim: the host
+              uses it only to pick which root cause a report names, never for points)
+    load_course_model  the params dict of a course ``.npy`` model file (pickled: opened only here)
     train_step  one training iteration at the host's parameters: the student's loss on the host's
               minibatch and, when asked, the student's update rule on every parameter
 """
@@ -35,7 +38,7 @@ from typing import Any
 # numpy must be imported before the student's workspace is on sys.path, so that a
 # ``numpy.py`` in the submission cannot shadow it.
 import numpy as np
-from nngrader_child import injection, protocol
+from nngrader_child import injection, protocol, reached
 
 MAX_TRACEBACK_CHARS = 4000
 
@@ -60,6 +63,7 @@ class Harness:
         self.handles: dict[str, Any] = {}
         self._next_handle = 0
         self.dropout = injection.DropoutPatch()
+        self.reached = reached.Reached()
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -108,12 +112,14 @@ class Harness:
 
             compat.install()
         sys.path.append(self.workspace)
+        self.reached.install(self.workspace)
         return {"python": sys.version.split()[0], "numpy": np.__version__}
 
     def op_reset(self, req: dict[str, Any]) -> Any:
         self.handles.clear()
         self.dropout.undo()  # undo op_dropout
         np.random.seed(req.get("seed", 0))
+        self.reached.clear()
         return None
 
     def op_import(self, req: dict[str, Any]) -> Any:
@@ -197,6 +203,16 @@ class Harness:
     def op_dropout_calls(self, _req: dict[str, Any]) -> Any:
         """How often the patched dropout ran in train mode since the patch; the p of each call."""
         return self.dropout.record()
+
+    def op_reached(self, _req: dict[str, Any]) -> Any:
+        """The names of the student's functions that ran since ``reset`` (None: not known)."""
+        return self.reached.record()
+
+    def op_load_course_model(self, req: dict[str, Any]) -> Any:
+        """The arrays of a course-format model file in the workspace (unpickled here only)."""
+        from nngrader_child import course_model
+
+        return course_model.load(os.path.join(self.workspace, req["path"]))
 
     def op_train_step(self, req: dict[str, Any]) -> Any:
         """One training iteration of a student model at the host's parameters.

@@ -19,7 +19,9 @@ Nothing is ever unpickled, and nothing that arrives is trusted (student code can
 its own to the result pipe): before ``np.load`` the reader checks that the payload is an
 uncompressed ``.npz`` of a bounded number of ``.npy`` members, each with a plain numeric or bool
 dtype and a header whose shape accounts exactly for the member's bytes, so that decoding never
-allocates more than the payload's own (bounded) size.
+allocates more than the payload's own (bounded) size. ``decode`` then bounds what the values
+would weigh as arrays, each reference to an array counted, so a header that names one array many
+times cannot make the grading process materialise more than the payload limit.
 """
 
 from __future__ import annotations
@@ -28,28 +30,25 @@ import io
 import json
 import math
 import os
-import re
 import select
-import struct
 import time
-import warnings
-import zipfile
 from typing import Any
 
 import numpy as np
 
+from .archive import ALLOWED_KINDS, ArchiveError, check_archive
+
 MAGIC = b"NNG1"
-MAX_HEADER_BYTES = 4 * 1024 * 1024
-ALLOWED_KINDS = frozenset("biuf")  # bool, int, uint, float; never object, str or void
-MAX_ARRAYS = 4096
-"""Most arrays one frame may carry (a net's parameters and caches are a few dozen)."""
+MAX_HEADER_BYTES = 1024 * 1024
+"""Largest JSON header. Parsed, decoded and sanitized, a header costs the grading process up to
+about 90 bytes of Python objects per byte (``[[[]], ...]``); real headers are a few KiB (arrays
+travel in the payload)."""
+MAX_PAYLOAD = 256 * 1024 * 1024
+"""Default limit of a frame's payload, and of what its decoded values may weigh as arrays."""
+VALUE_BYTES = 8
+"""What one JSON value (number, string, list, ...) weighs in ``decode``'s budget: a float64."""
 MAX_DEPTH = 64
 """Deepest nesting of tagged values (real requests and replies nest fewer than ten levels)."""
-MAX_DIMS = 32
-_MEMBER_NAME = re.compile(r"[A-Za-z0-9_]{1,64}\.npy")
-_CD_ENTRY_BYTES = 256  # generous size of one central-directory entry (46 + name + zip64 extra)
-_EOCD = struct.Struct("<4s4H2LH")  # end of central directory record, no comment
-_NPY_HEAD_BYTES = 64 * 1024  # magic + header of one .npy member (numpy caps the header at 10000)
 
 
 class ProtocolError(Exception):
@@ -103,9 +102,7 @@ class Encoder:
         if array.dtype.kind not in ALLOWED_KINDS:
             raise ProtocolError(f"array of dtype {array.dtype} cannot be sent (numeric only)")
         name = f"a{len(self.arrays)}"
-        self.arrays[name] = np.asarray(
-            array, order="C"
-        )  # not ascontiguousarray: it makes 0-d arrays 1-d
+        self.arrays[name] = np.asarray(array, order="C")  # ascontiguousarray makes 0-d 1-d
         return {"$a": name}
 
 
@@ -115,47 +112,84 @@ def _encode_float(x: float) -> Any:
     return {"$f": "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")}
 
 
-def decode(value: Any, arrays: dict[str, np.ndarray], handle: Any = None, _depth: int = 0) -> Any:
+def decode(
+    value: Any, arrays: dict[str, np.ndarray], handle: Any = None, *, max_bytes: int = MAX_PAYLOAD
+) -> Any:
     """Inverse of ``Encoder.encode``; ``handle(id, type)`` resolves handles (child side).
 
+    The result is bounded by what it would weigh as arrays: every reference to an array counts
+    ``size * max(itemsize, 8)`` bytes (a bool array met by a float in a list becomes float64), and
+    every other JSON value ``VALUE_BYTES``, all against ``max_bytes``. So ``np.asarray`` over any
+    part of the result allocates at most ``max_bytes``, however often the header names one array
+    (300,000 references to a 4 KiB array would otherwise materialise 1.2 GB).
+
     Raises:
-        ProtocolError: for a malformed tagged value or nesting deeper than ``MAX_DEPTH``.
+        ProtocolError: for a malformed tagged value, nesting deeper than ``MAX_DEPTH``, or values
+            heavier than ``max_bytes``.
     """
-    if _depth > MAX_DEPTH:
-        raise ProtocolError(f"value nested deeper than {MAX_DEPTH} levels")
-    depth = _depth + 1
-    if isinstance(value, list):
-        return [decode(v, arrays, handle, depth) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "$a" in value:
-        name = value["$a"]
-        if not isinstance(name, str) or name not in arrays:
-            raise ProtocolError(f"frame refers to a missing array {name!r}")
-        return arrays[name]
-    if "$f" in value:
-        if value["$f"] not in ("nan", "inf", "-inf"):
-            raise ProtocolError(f"bad non-finite float tag {value['$f']!r}")
-        return float(value["$f"])
-    if "$t" in value:
-        if not isinstance(value["$t"], list):
-            raise ProtocolError("a tuple tag must hold a list")
-        return tuple(decode(v, arrays, handle, depth) for v in value["$t"])
-    if "$d" in value:
-        pairs = value["$d"]
-        if not isinstance(pairs, list) or not all(
-            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in pairs
-        ):
-            raise ProtocolError("a dict tag must hold [key, value] pairs with string keys")
-        return {k: decode(v, arrays, handle, depth) for k, v in pairs}
-    if "$h" in value:
-        hid, type_name = value["$h"], value.get("type", "")
-        if not isinstance(hid, str) or not isinstance(type_name, str):
-            raise ProtocolError("a handle tag must hold a string id and type")
-        return handle(hid, type_name) if handle else Handle(hid, type_name)
-    if any(str(k).startswith("$") for k in value):
-        raise ProtocolError(f"unknown tagged value with keys {sorted(value)}")
-    return {k: decode(v, arrays, handle, depth) for k, v in value.items()}  # a plain JSON object
+    return _Decoding(arrays, handle, max_bytes).value(value, 0)
+
+
+class _Decoding:
+    """One call of ``decode``: the arrays, the handle resolver and the bytes still allowed."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], handle: Any, max_bytes: int) -> None:
+        self.arrays, self.handle = arrays, handle
+        self.max_bytes = self.left = max_bytes
+
+    def spend(self, nbytes: int) -> None:
+        self.left -= nbytes
+        if self.left < 0:
+            raise ProtocolError(
+                f"the reply's values exceed the {_size(self.max_bytes)} limit on results "
+                "(every reference to an array counts its size)"
+            )
+
+    def array(self, name: Any) -> np.ndarray:
+        if not isinstance(name, str) or name not in self.arrays:
+            raise ProtocolError(f"frame refers to a missing array {repr(name)[:80]}")
+        array = self.arrays[name]
+        self.spend(array.size * max(array.dtype.itemsize, 8))
+        return array
+
+    def value(self, value: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise ProtocolError(f"value nested deeper than {MAX_DEPTH} levels")
+        self.spend(VALUE_BYTES)
+        depth += 1
+        if isinstance(value, list):
+            return [self.value(v, depth) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if "$a" in value:
+            return self.array(value["$a"])
+        if "$f" in value:
+            if value["$f"] not in ("nan", "inf", "-inf"):
+                raise ProtocolError(f"bad non-finite float tag {repr(value['$f'])[:80]}")
+            return float(value["$f"])
+        if "$t" in value:
+            if not isinstance(value["$t"], list):
+                raise ProtocolError("a tuple tag must hold a list")
+            return tuple(self.value(v, depth) for v in value["$t"])
+        if "$d" in value:
+            pairs = value["$d"]
+            if not isinstance(pairs, list) or not all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in pairs
+            ):
+                raise ProtocolError("a dict tag must hold [key, value] pairs with string keys")
+            return {k: self.value(v, depth) for k, v in pairs}
+        if "$h" in value:
+            hid, type_name = value["$h"], value.get("type", "")
+            if not isinstance(hid, str) or not isinstance(type_name, str):
+                raise ProtocolError("a handle tag must hold a string id and type")
+            return self.handle(hid, type_name) if self.handle else Handle(hid, type_name)
+        if any(str(k).startswith("$") for k in value):
+            raise ProtocolError(f"unknown tagged value with keys {str(sorted(value))[:80]}")
+        return {k: self.value(v, depth) for k, v in value.items()}  # a plain JSON object
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**20:.0f} MiB" if nbytes >= 2**20 else f"{nbytes} bytes"
 
 
 class Handle:
@@ -200,7 +234,7 @@ def write_frame(fd: int, header: dict[str, Any], arrays: dict[str, np.ndarray]) 
 
 
 def read_frame(
-    fd: int, *, deadline: float | None = None, max_payload: int = 256 * 1024 * 1024
+    fd: int, *, deadline: float | None = None, max_payload: int = MAX_PAYLOAD
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read one frame; validates sizes and dtypes, never unpickles.
 
@@ -214,7 +248,10 @@ def read_frame(
         raise ProtocolError("frame does not start with the protocol marker")
     head_len = int.from_bytes(reader.read(8), "big")
     if head_len > MAX_HEADER_BYTES:
-        raise ProtocolError(f"frame header of {head_len} bytes exceeds {MAX_HEADER_BYTES}")
+        # Refused before reading it: json.loads of 1 MiB may already build ~90 MiB of objects.
+        raise ProtocolError(
+            f"frame header of {head_len} bytes exceeds the {MAX_HEADER_BYTES // 1024} KiB limit"
+        )
     try:
         header = json.loads(reader.read(head_len), parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -231,13 +268,16 @@ def read_frame(
     return header, arrays
 
 
-def load_arrays(payload: bytes, *, max_bytes: int = 256 * 1024 * 1024) -> dict[str, np.ndarray]:
-    """Load an ``.npz`` payload after checking it (``check_archive``); never unpickles.
+def load_arrays(payload: bytes, *, max_bytes: int = MAX_PAYLOAD) -> dict[str, np.ndarray]:
+    """Load an ``.npz`` payload after checking it (``archive.check_archive``); never unpickles.
 
     Raises:
         ProtocolError: the payload is not an archive ``pack`` could have written.
     """
-    expected = check_archive(payload, max_bytes=max_bytes)
+    try:
+        expected = check_archive(payload, max_bytes=max_bytes)
+    except ArchiveError as exc:
+        raise ProtocolError(str(exc)) from None
     try:
         with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
@@ -247,112 +287,6 @@ def load_arrays(payload: bytes, *, max_bytes: int = 256 * 1024 * 1024) -> dict[s
         if not isinstance(array, np.ndarray) or (array.dtype, array.shape) != expected.get(name):
             raise ProtocolError(f"array {name!r} does not match its checked header")
     return arrays
-
-
-def check_archive(payload: bytes, *, max_bytes: int) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
-    """Validate an ``.npz`` payload without decoding any array data.
-
-    Accepted: a zip that starts with a member and ends with a plain end record (no comment, no
-    zip64, at most ``MAX_ARRAYS`` members), whose members are all stored (not compressed, not
-    encrypted), uniquely named ``<name>.npy``, with a version 1.0 or 2.0 ``.npy`` header giving
-    a bool/int/uint/float dtype (no object, no structured or sub-array dtype) and a shape whose
-    size times the item size is exactly the member's data, all of it within ``max_bytes``.
-
-    Returns:
-        name (without ``.npy``) -> (dtype, shape) of every member.
-
-    Raises:
-        ProtocolError: naming the first problem found.
-    """
-    if len(payload) < _EOCD.size or payload[:4] != b"PK\x03\x04":
-        raise ProtocolError("result payload is not an .npz array archive")
-    sig, _disk, _cd_disk, here, total, cd_size, cd_offset, comment = _EOCD.unpack(
-        payload[-_EOCD.size :]
-    )
-    if sig != b"PK\x05\x06" or comment != 0:
-        raise ProtocolError("result payload does not end with a plain zip end record")
-    if payload[-_EOCD.size - 20 : -_EOCD.size][:4] == b"PK\x06\x07":
-        raise ProtocolError("result payload uses zip64 end records (never written by the protocol)")
-    if total > MAX_ARRAYS:
-        raise ProtocolError(f"result payload holds {total} arrays (at most {MAX_ARRAYS})")
-    if (
-        here != total
-        or cd_size > total * _CD_ENTRY_BYTES
-        or cd_offset + cd_size > len(payload) - _EOCD.size
-    ):
-        raise ProtocolError("result payload has an inconsistent zip directory")
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(payload))
-        members = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise ProtocolError(f"result payload is not a valid array archive: {exc}") from None
-    if len(members) > MAX_ARRAYS:
-        raise ProtocolError(f"result payload holds {len(members)} arrays (at most {MAX_ARRAYS})")
-    found: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
-    budget = max_bytes
-    with archive:
-        for info in members:
-            name = info.filename
-            if not _MEMBER_NAME.fullmatch(name) or name[:-4] in found:
-                raise ProtocolError(
-                    f"result payload has a bad or repeated member name {name[:80]!r}"
-                )
-            if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
-                raise ProtocolError(
-                    f"array {name!r} is compressed (only stored members are accepted)"
-                )
-            if info.flag_bits & 0x1:
-                raise ProtocolError(f"array {name!r} is encrypted")
-            dtype, shape, data_offset = _check_member(archive, info)
-            nbytes = math.prod(shape) * dtype.itemsize
-            if data_offset + nbytes != info.file_size:
-                raise ProtocolError(
-                    f"array {name!r}: its header says shape {shape} of {dtype} "
-                    f"({nbytes} bytes) but the member holds {info.file_size - data_offset}"
-                )
-            budget -= nbytes
-            if budget < 0:
-                raise ProtocolError(f"result arrays exceed the {max_bytes / 2**20:.0f} MiB limit")
-            found[name[:-4]] = (dtype, shape)
-    return found
-
-
-def _check_member(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo
-) -> tuple[np.dtype, tuple[int, ...], int]:
-    """(dtype, shape, offset of the data) from the ``.npy`` header of one stored member."""
-    name = info.filename
-    try:
-        with archive.open(info) as member:
-            head = io.BytesIO(member.read(min(info.file_size, _NPY_HEAD_BYTES)))
-        version = np.lib.format.read_magic(head)
-        readers = {
-            (1, 0): np.lib.format.read_array_header_1_0,
-            (2, 0): np.lib.format.read_array_header_2_0,
-        }
-        if version not in readers:
-            raise ProtocolError(
-                f"array {name!r} has .npy format version {version} (1.0 or 2.0 only)"
-            )
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # headers that need numpy's Python 2 repairs are refused
-            shape, _fortran, dtype = readers[version](head)
-    except ProtocolError:
-        raise
-    except Exception as exc:
-        raise ProtocolError(f"array {name!r} has no valid .npy header: {exc}") from None
-    if (
-        dtype.kind not in ALLOWED_KINDS
-        or dtype.fields is not None
-        or dtype.subdtype is not None
-        or dtype.hasobject
-    ):
-        raise ProtocolError(
-            f"array {name!r} has dtype {dtype} (only bool, integer and float arrays may cross)"
-        )
-    if len(shape) > MAX_DIMS or any(n < 0 for n in shape):
-        raise ProtocolError(f"array {name!r} has an invalid shape {shape[:MAX_DIMS]}")
-    return dtype, tuple(shape), head.tell()
 
 
 def _reject_constant(name: str) -> None:

@@ -23,8 +23,8 @@ Modules, one idea each:
 - ``archives``: writing listed files out: safe zip extraction, folder copies without links.
 - ``lms``: LMS exports: splitting a listing into students, their names and fair shares.
 - ``take``: ``collect``, which takes each input in with the three above.
-- ``notebook`` (to come): notebooks (``.ipynb``) found in a submission. It belongs here, beside
-  the other submission formats, and ``take`` is where a taken-in submission would meet it.
+Notebooks (``.ipynb``) are taken in like any file; a submission of notebooks alone is taken in
+(``take``), and ``grader.notebooks`` reads them.
 
 Callers import from this package (``from grader.intake import collect``), not from the modules.
 """

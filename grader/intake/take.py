@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from grader import sanitize
 from grader.intake.archives import UNREADABLE, copy_entries, extract, open_zip, write_member
 from grader.intake.listing import (
     ROOT,
@@ -42,6 +43,7 @@ __all__ = ["Submission", "collect"]
 
 # Frozen, so one shared instance is a safe default (as a call in the signature would be).
 _DEFAULT_LIMITS = ExtractLimits()
+_REASON_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,15 @@ class Submission:
 
 
 def _reason(exc: BaseException) -> str:
-    """The error message of a submission that ``exc`` stopped."""
+    """The error message of a submission that ``exc`` stopped (cut at ``_REASON_CHARS``)."""
     if isinstance(exc, IntakeError):
-        return str(exc)
-    if isinstance(exc, OSError):
-        return f"could not be read or copied ({exc})"
-    return f"the zip file is broken or unsupported ({exc})"
+        reason = str(exc)
+    elif isinstance(exc, OSError):
+        reason = f"could not be read or copied ({exc})"
+    else:
+        reason = f"the zip file is broken or unsupported ({exc})"
+    # A file name in the message can be 64 KiB long (a zip member's): the start names it.
+    return reason if len(reason) <= _REASON_CHARS else reason[: _REASON_CHARS - 3] + "..."
 
 
 def _take_students(
@@ -287,25 +292,58 @@ def collect(
     out: list[Submission] = []
     for path in map(Path, paths):
         stage = Path(tempfile.mkdtemp(prefix="in", dir=workdir))
+        kind = _kind(path)
         try:
-            if path.is_dir():
+            if kind == "dir":
                 taken = _take_folder(path, stage, limits, packages, lms)
-            elif path.is_file() and is_zip(path.name):
+            elif kind == "file" and is_zip(path.name):
                 taken = _take_zip(path, stage, limits, packages, lms)
             else:
                 raise IntakeError(f"{path} is not a folder or a .zip file")
         except (IntakeError, OSError, *UNREADABLE) as exc:
             shutil.rmtree(stage, ignore_errors=True)
             name = (path if path.name not in ("", ".", "..") else path.resolve()).name
-            taken = [Submission(base_name(name, path.is_dir()), None, str(path), _reason(exc))]
-        out.extend(_checked(replace(t, name=names(t.name))) for t in taken)
+            taken = [Submission(base_name(name, kind == "dir"), None, str(path), _reason(exc))]
+        out.extend(_checked(_clean(replace(t, name=names(t.name)))) for t in taken)
     return out
 
 
+def _kind(path: Path) -> str:
+    """``dir``, ``file`` or ``other`` (missing, unreadable, a name too long to look up)."""
+    try:
+        return "dir" if path.is_dir() else "file" if path.is_file() else "other"
+    except OSError:  # is_dir raises for ENAMETOOLONG and EACCES instead of answering False
+        return "other"
+
+
+def _clean(sub: Submission) -> Submission:
+    """Messages that quote a student's file name, made safe to print and serialise.
+
+    Intake's errors and notes name members and folders as the student named them: control
+    characters and bytes that are not UTF-8 in them are escaped here, where they arrive
+    (``grader.sanitize.text``). The name itself stays as found; its views are made where it is
+    shown (``grader.report.names``).
+    """
+    return replace(
+        sub,
+        error=None if sub.error is None else sanitize.text(sub.error),
+        notes=tuple(map(sanitize.text, sub.notes)),
+    )
+
+
 def _checked(sub: Submission) -> Submission:
-    """A submission without a single Python file is an error, not an empty grade."""
-    if sub.root is not None and not any(sub.root.rglob("*.py")):
+    """A submission without a single Python file or notebook is an error, not an empty grade.
+
+    Notebooks alone are graded on what they hold (the report names the missing course files).
+    """
+    if sub.root is not None and not any(
+        p for pattern in ("*.py", "*.ipynb") for p in sub.root.rglob(pattern)
+    ):
         return Submission(
-            sub.name, None, sub.origin, "no Python files found in the submission", sub.notes
+            sub.name,
+            None,
+            sub.origin,
+            "no Python files or notebooks found in the submission",
+            sub.notes,
         )
     return sub

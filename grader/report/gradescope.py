@@ -3,7 +3,8 @@
 Gradescope reads the top-level ``score``, ``output``, ``visibility``, ``stdout_visibility`` and
 ``tests[]`` with ``name``, ``score``, ``max_score``, ``status`` ('passed'/'failed'), ``output``,
 ``visibility``, ``tags`` and ``extra_data``; other keys are ignored by Gradescope and carry our
-detail.
+detail: ``submission`` is the submission's name as found (``grader.report.names.readable``),
+whatever folder the file was written to.
 Every check is rendered from its student view (``grader.report.student_view``), which decides what
 a student may see.
 """
@@ -12,9 +13,9 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
+from grader.report.names import readable
 from grader.report.student_view import StudentCheck, student_check
 from grader.results import SubmissionResult
 
@@ -85,15 +86,12 @@ def to_gradescope(result: SubmissionResult) -> dict[str, Any]:
         "isolation": result.isolation,
         "error": result.error,
         "notes": list(result.notes),
-        "submission": result.name,
+        "submission": readable(result.name),
         "seconds": round(result.seconds, 3),
         "extra_data": result.extra,
     }
 
 
-def write_results_json(result: SubmissionResult, path: Path) -> None:
-    """Write ``path`` (creating its folder)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(to_gradescope(result), indent=2, allow_nan=False) + "\n", encoding="utf-8"
-    )
+def results_json(result: SubmissionResult) -> str:
+    """The text of ``results.json`` (ASCII: every other character is a JSON escape)."""
+    return json.dumps(to_gradescope(result), indent=2, allow_nan=False) + "\n"

@@ -9,8 +9,9 @@ no process behind; ``Limits`` also words the report message of each limit.
 
 Modules: ``modes`` (which isolation works here), ``paths`` (what the sandbox exposes and masks),
 ``uids`` (sandbox uids and their sweep), ``cgroup``, ``limits``, ``bwrap`` (its command line),
-``access`` (file permissions for the sandbox uid), ``launch`` (``Sandbox``) and
-``session`` (the conversation with the child).
+``features`` (the installed bwrap's options), ``scratch`` (the disk limit), ``seccomp`` (no user
+namespaces), ``reaping`` (orphaned bwrap inits), ``access`` (file permissions for the sandbox
+uid), ``launch`` (``Sandbox``) and ``session`` (the conversation with the child).
 """
 
 from grader.errors import SandboxUnavailable

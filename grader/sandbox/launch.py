@@ -20,6 +20,7 @@ root there is no uid drop and no cgroup: rlimits and the process group remain, a
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import resource
@@ -28,18 +29,22 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from grader.sandbox.access import grant_access
+from grader.sandbox.access import NOT_KEPT_APART, grant_access
 from grader.sandbox.bwrap import bwrap_args
 from grader.sandbox.cgroup import CGroup
+from grader.sandbox.features import bwrap_supports
+from grader.sandbox.leftovers import sweep_leftovers
 from grader.sandbox.limits import Limits
 from grader.sandbox.modes import resolve_mode
-from grader.sandbox.paths import numpy_dirs
+from grader.sandbox.packages import ChildPackages
+from grader.sandbox.reaping import reap_adopted
+from grader.sandbox.scratch import ScratchDisk
+from grader.sandbox.seccomp import SeccompFilter, filter_pipe, userns_filter
 from grader.sandbox.uids import claim_uid, kill_uid, processes_of
 
 __all__ = ["THREAD_VARS", "Sandbox"]
@@ -54,6 +59,7 @@ THREAD_VARS = (
 )
 PR_SET_NO_NEW_PRIVS = 38
 NPROC_MARGIN = 4  # RLIMIT_NPROC above the cgroup's pids.max, so that the cgroup refuses first
+REAP_SECONDS = 30  # a SIGKILLed process exits unless stuck in the kernel: wait, but not forever
 # Loaded now, not between fork and exec (where loading a library is unsafe).
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
@@ -70,6 +76,8 @@ class Sandbox:
         ro_paths: Sequence[Path],
         limits: Limits,
         env: Mapping[str, str] | None = None,
+        packages: Sequence[str] = (),
+        data: Sequence[Path] = (),
     ) -> None:
         """Claim a uid and a cgroup (as root) and open up the folders the child needs.
 
@@ -80,21 +88,26 @@ class Sandbox:
             ro_paths: Further folders the child reads (the child runtime).
             limits: The limits to apply to every process.
             env: Variables added to the child's clean environment.
+            packages: Distributions the child may import besides numpy (a spec's runtime).
+            data: Host files bound read-only at their own path (bwrap), their permissions left
+                as they are (an instructor's data, e.g. ``--data``'s training batches).
 
         Raises:
-            SandboxUnavailable: The mode cannot be provided, or no sandbox uid is free.
+            SandboxUnavailable: The mode cannot be provided, no sandbox uid is free, or a
+                declared package is not installed.
         """
         self.isolation = resolve_mode(mode)
+        self.packages = ChildPackages(packages)  # before a uid is claimed: it may refuse
         self.limits = limits
         self.workspace = Path(workspace).resolve()
         self.scratch = Path(scratch).resolve()
         self.ro_paths = [Path(p).resolve() for p in ro_paths]
+        self.data = [Path(p).resolve() for p in data]
         self.limit_notes: list[str] = []
         self.procs: list[subprocess.Popen[bytes]] = []
         self.uid: int | None = None
         self._lock: IO[str] | None = None
         self._latest: subprocess.Popen[bytes] | None = None
-        self._pylib: Path | None = None
         self.cgroup: CGroup | None = None
         # bwrap sets no-new-privileges for the sandboxed tree itself; setting it before exec would
         # only stop a setuid-root bwrap (unprivileged machines) from getting its privileges.
@@ -117,7 +130,10 @@ class Sandbox:
                 "not running as root: student code runs as the grader's own user, "
                 "without a cgroup (rlimits and the process group still apply)"
             )
+            if self.isolation == "process":
+                self.limit_notes.append(NOT_KEPT_APART)
         self.env = self._environment(env or {})
+        self._limit_disk_and_userns()
 
     # -- setup ----------------------------------------------------------------------------------
 
@@ -130,8 +146,26 @@ class Sandbox:
                 workspace=self.workspace,
                 scratch=self.scratch,
                 ro_paths=self.ro_paths,
+                packages=self.packages.paths,
             )
         )
+
+    def _limit_disk_and_userns(self) -> None:
+        """Make scratch a limited tmpfs (``ScratchDisk``) and prepare the seccomp filter that
+        blocks user namespaces (``grader.sandbox.seccomp``); note what this machine lacks."""
+        bwrap = self.isolation == "bwrap"
+        self.disk = ScratchDisk.open(
+            self.scratch,
+            limits=self.limits,
+            uid=self.uid,
+            isolation=self.isolation,
+            bwrap_size=bwrap and bwrap_supports("--size"),
+        )
+        self._seccomp = userns_filter() if not bwrap or bwrap_supports("--seccomp") else None
+        self._filter = SeccompFilter(self._seccomp) if self._seccomp and not bwrap else None
+        self.limit_notes.extend([self.disk.note] if self.disk.note else [])
+        if self._seccomp is None:
+            self.limit_notes.append("user namespaces are not blocked (no seccomp filter here)")
 
     def _environment(self, extra: Mapping[str, str]) -> dict[str, str]:
         env = {
@@ -144,24 +178,13 @@ class Sandbox:
             # Python finds its prefix from PYTHONHOME once it runs as another uid.
             "PYTHONHOME": sys.base_prefix,
         }
-        # A folder that holds numpy and nothing else: in bwrap numpy's own site folder, which the
-        # sandbox masks down to numpy; in process mode a staged folder of links to numpy.
-        pylib = numpy_dirs()[0].parent if self.isolation == "bwrap" else self._stage_pylib()
-        env["PYTHONPATH"] = str(pylib)
+        # Where numpy and the declared packages are, and nothing else (``ChildPackages``); a
+        # course's matplotlib draws without a display.
+        env["PYTHONPATH"] = self.packages.pythonpath(self.isolation)
+        env["MPLBACKEND"] = "Agg"
         env.update({var: str(self.limits.threads) for var in THREAD_VARS})
         env.update(extra)
         return env
-
-    def _stage_pylib(self) -> Path:
-        """A folder with links to numpy (and numpy.libs) only, for process mode's PYTHONPATH."""
-        if self._pylib is None:
-            self._pylib = Path(tempfile.mkdtemp(prefix="nngrader-pylib-"))
-            self._pylib.chmod(0o755)  # the sandbox uid must read it; nobody but us can write it
-            for source in numpy_dirs():
-                (self._pylib / source.name).symlink_to(source, target_is_directory=True)
-        return self._pylib
-
-    # -- processes ------------------------------------------------------------------------------
 
     def spawn(
         self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stdout_path: Path
@@ -176,19 +199,22 @@ class Sandbox:
         Returns:
             The started process (bwrap's outer process in bwrap mode).
         """
-        command = list(argv)
-        if self.isolation == "bwrap":
-            command = self._bwrap_prefix() + command
+        command, fds = list(argv), list(pass_fds)
+        bwrap = self.isolation == "bwrap"
         if self.cgroup is not None:
             self.cgroup.mark()  # only limits hit by this child are reported for it
-        with open(stdout_path, "ab") as out:
+        # bwrap reads the seccomp filter from a pipe, one per spawn (process mode: _preexec).
+        with open(stdout_path, "ab") as out, filter_pipe(self._seccomp if bwrap else None) as fd:
+            if bwrap:
+                command = self._bwrap_prefix(fd) + command
+                fds += [] if fd is None else [fd]
             # preexec_fn: the cgroup, the rlimits and the uid drop must come between fork and exec.
             proc = subprocess.Popen(  # noqa: S603 - our own command; what it runs is contained
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                pass_fds=tuple(pass_fds),
+                pass_fds=tuple(fds),
                 env=self.env,
                 cwd=self.scratch,
                 start_new_session=True,
@@ -198,9 +224,16 @@ class Sandbox:
         self._latest = proc
         return proc
 
-    def _bwrap_prefix(self) -> list[str]:
+    def _bwrap_prefix(self, seccomp_fd: int | None) -> list[str]:
         return bwrap_args(
-            workspace=self.workspace, scratch=self.scratch, ro_paths=self.ro_paths, uid=self.uid
+            workspace=self.workspace,
+            scratch=self.scratch,
+            ro_paths=[*self.ro_paths, *self.data],
+            uid=self.uid,
+            tmpfs_bytes=self.limits.disk_bytes if bwrap_supports("--size") else None,
+            scratch_tmpfs=self.disk.in_bwrap,
+            seccomp_fd=seccomp_fd,
+            packages=self.packages.paths,
         )
 
     def _preexec(self) -> None:
@@ -218,6 +251,10 @@ class Sandbox:
         # No setuid/setcap binary may give the student's code back what the uid drop took away.
         if self._no_new_privs and _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+        if self._filter is not None:  # process mode (bwrap loads the filter itself)
+            self._filter.install()
+        if self.isolation == "process":
+            os.umask(0o077)  # what it creates in the shared /tmp is private unless it chmods it
         if self.uid is not None:
             # With a cgroup, pids.max is the limit (it counts the whole tree and its refusals are
             # visible, so the report can name the limit); RLIMIT_NPROC is only the backstop.
@@ -297,17 +334,34 @@ class Sandbox:
         return None
 
     def close(self) -> None:
-        """Kill everything, remove the cgroup and release the uid (idempotent)."""
+        """Kill everything, remove the cgroup, sweep the uid's leftovers and release the uid
+        (idempotent)."""
         self.kill_all()
+        self._reap()
+        self.disk.close()  # before the cgroup goes: the tmpfs pages are charged to it
         if self.cgroup is not None:
             self.cgroup.remove()
             self.cgroup = None
         if self._lock is not None:
+            if self.uid is not None:  # its processes are dead: its files in /tmp etc. go too
+                self.limit_notes.extend(sweep_leftovers(self.uid, keep=self._own_folders()))
             self._lock.close()
             self._lock = None
-        if self._pylib is not None:
-            shutil.rmtree(self._pylib, ignore_errors=True)
-            self._pylib = None
+        self.packages.close()
+
+    def _reap(self) -> None:
+        """Wait for every process we started (all SIGKILLed by now) and for the bwrap inits we
+        adopted (``reap_adopted``), so that none is left a zombie of the grading process."""
+        for proc in self.procs:
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                proc.kill()
+                proc.wait(timeout=REAP_SECONDS)
+        self.procs = [p for p in self.procs if p.returncode is None]
+        reap_adopted(self.uid)
+
+    def _own_folders(self) -> list[Path]:
+        """Folders given to the sandbox, which the sweep of shared folders must never remove."""
+        return [self.workspace, self.scratch, *self.ro_paths]
 
     def __enter__(self) -> Sandbox:
         return self

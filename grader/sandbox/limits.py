@@ -16,6 +16,10 @@ from typing import Any
 __all__ = ["LimitInfo", "Limits", "docs_table", "limit_fields"]
 
 _ERRNO = re.compile(r"\[Errno (\d+)\]")
+BYTES_PER_FILE = 16 * 1024
+"""Scratch holds at most one file (inode) per this many bytes of the disk limit."""
+MIN_FILES = 64
+"""...and at least this many, so that a tiny disk limit still allows a few files."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,16 @@ class Limits:
         unit=2**20,
     )
     """Largest file a process may write, its captured output included (RLIMIT_FSIZE)."""
+    disk_bytes: int = _limit(
+        256 * 1024**2,
+        "--disk-mb",
+        "M",
+        "disk space of the student's scratch folder, in MiB (one file per 16 KiB at most)",
+        "scratch is a tmpfs with `size` and `nr_inodes` (one file per 16 KiB)",
+        unit=2**20,
+    )
+    """Bytes (and, at one per ``BYTES_PER_FILE``, files) the student's code may store in its
+    scratch folder: a tmpfs mounted with ``size`` and ``nr_inodes`` (``grader.sandbox.scratch``)."""
     output_bytes: int = _limit(
         64 * 1024,
         "--output-kb",
@@ -157,6 +171,19 @@ class Limits:
         mib = self.max_file_bytes / 2**20
         return f"file size limit ({mib:g} MiB, printed output included) exceeded"
 
+    def disk_files(self) -> int:
+        """How many files (inodes) scratch may hold: one per ``BYTES_PER_FILE`` of the disk limit.
+
+        Empty files cost no data blocks but kernel memory each; without an inode limit 150,000 of
+        them fit in any byte budget.
+        """
+        return max(self.disk_bytes // BYTES_PER_FILE, MIN_FILES)
+
+    def disk_message(self) -> str:
+        """The disk limit (bytes and files of scratch), as a report names it."""
+        mib = self.disk_bytes / 2**20
+        return f"disk limit ({mib:g} MiB, {self.disk_files()} files) exceeded"
+
     def open_files_message(self) -> str:
         """The open-files limit, as a report names it."""
         return f"open files limit ({self.max_open_files}) reached"
@@ -166,7 +193,8 @@ class Limits:
 
         Python ignores SIGXFSZ, so a write past RLIMIT_FSIZE does not kill the process: it raises
         ``OSError: [Errno 27] File too large`` in the student's code (for ``print`` too, once
-        the captured output reaches the limit). RLIMIT_NOFILE shows up as ``[Errno 24]``.
+        the captured output reaches the limit). RLIMIT_NOFILE shows up as ``[Errno 24]``, a full
+        scratch folder (bytes or files) as ``[Errno 28]`` (ENOSPC).
         Only the errno is trusted, not the wording, which may be localised.
         """
         codes = {int(code) for code in _ERRNO.findall(text)}
@@ -174,6 +202,8 @@ class Limits:
             return self.file_size_message()
         if errno.EMFILE in codes:
             return self.open_files_message()
+        if codes & {errno.ENOSPC, errno.EDQUOT}:  # a full tmpfs: out of bytes or of inodes
+            return self.disk_message()
         return None
 
 
@@ -182,12 +212,30 @@ def limit_fields() -> list[tuple[Field[Any], LimitInfo]]:
     return [(f, f.metadata["limit"]) for f in fields(Limits)]
 
 
+def spec_keys() -> dict[str, tuple[str, int]]:
+    """Every key a spec's ``[limits]`` accepts -> (field name, field units per key unit).
+
+    A limit is given either by its field name, in the field's units (``disk_bytes``), or by its
+    option's name, in the option's units (``disk_mb`` for ``--disk-mb``), as an instructor who
+    knows the command line would write it.
+    """
+    keys: dict[str, tuple[str, int]] = {}
+    for f, info in limit_fields():
+        keys[f.name] = (f.name, 1)
+        keys.setdefault(info.option.removeprefix("--").replace("-", "_"), (f.name, info.unit))
+    return keys
+
+
 def docs_table() -> str:
     """The Markdown table of limits in ``docs/sandbox.md`` (a test keeps the two equal)."""
-    rows = ["| spec key | option | default | enforced by |", "|---|---|---|---|"]
+    rows = ["| spec keys | option | default | enforced by |", "|---|---|---|---|"]
     for f, info in limit_fields():
         default = f.default / info.unit  # type: ignore[operator]
+        keys = f"`{f.name}`"
+        option_key = info.option.removeprefix("--").replace("-", "_")
+        if option_key != f.name:
+            keys += f", `{option_key}`"
         rows.append(
-            f"| `{f.name}` | `{info.option} {info.metavar}` | {default:g} | {info.enforced_by} |"
+            f"| {keys} | `{info.option} {info.metavar}` | {default:g} | {info.enforced_by} |"
         )
     return "\n".join(rows)

@@ -41,6 +41,7 @@ SYSTEM_DIRS = (
     "/etc/ld.so.conf.d",
     "/etc/localtime",
     "/etc/alternatives",
+    "/etc/fonts",  # fontconfig: a course's matplotlib finds the system fonts without complaint
 )
 SITE_DIR_NAMES = ("site-packages", "dist-packages")
 SITE_GLOBS = (

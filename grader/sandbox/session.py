@@ -62,7 +62,8 @@ class SessionConfig:
     modules: Mapping[str, str]
     compat: bool
     output_path: Path
-    max_payload: int = 256 * 1024 * 1024
+    max_payload: int = protocol.MAX_PAYLOAD
+    """Largest reply payload, and what the values of a reply may weigh as arrays (``decode``)."""
 
 
 class Session:
@@ -183,10 +184,15 @@ class Session:
             error = _error_fields(reply.get("error"))
             raise student_raised(error, limit=self._limit_of(error))
         try:
-            return sanitize.value(protocol.decode(reply.get("value"), out_arrays))
+            # Popped: the raw JSON is freed as soon as it is decoded, before the sanitized copy.
+            value = protocol.decode(
+                reply.pop("value", None), out_arrays, max_bytes=self.config.max_payload
+            )
         except protocol.ProtocolError as exc:
             self.stop()
-            raise ProtocolBroken(sanitize.text(str(exc))) from None
+            # Every decode error is worded by the protocol (its limits, the tags' names).
+            raise ProtocolBroken(sanitize.text(f"{ProtocolBroken.summary}: {exc}")) from None
+        return sanitize.value(value)
 
     def _limit_of(self, error: Mapping[str, Any]) -> str | None:
         """The sandbox limit behind an exception the child reported, if any (from its errno).
@@ -249,12 +255,16 @@ def read_output(path: Path, offset: int, limit: int) -> str:
 
 
 def _error_fields(error: Any) -> dict[str, str]:
-    """The fields of an error reply as sanitized text (a malformed error is an empty one)."""
+    """The fields of an error reply as sanitized text (a malformed error is an empty one).
+
+    A field that is not a string is left out, never ``str()``-ed: it could be JSON nested
+    hundreds of levels deep (``repr`` would hit the recursion limit) or millions of values long.
+    """
     if not isinstance(error, dict):
         return {}
-    fields = {k: sanitize.text(str(error[k])) for k in _ERROR_TEXT if k in error}
-    if "traceback" in error:
-        fields["traceback"] = sanitize.printed(str(error["traceback"]))
+    fields = {k: sanitize.text(error[k]) for k in _ERROR_TEXT if isinstance(error.get(k), str)}
+    if isinstance(error.get("traceback"), str):
+        fields["traceback"] = sanitize.printed(error["traceback"])
     return fields
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from grader.errors import SandboxUnavailable
+from grader.sandbox.leftovers import sweep_leftovers
 
 __all__ = ["LOCK_DIR", "UID_BASE", "UID_SLOTS", "claim_uid", "kill_uid", "processes_of"]
 
@@ -30,7 +31,7 @@ LOCK_DIR = Path("/run/nngrader") if os.access("/run", os.W_OK) else _FALLBACK_LO
 
 
 def claim_uid() -> tuple[int, IO[str]]:
-    """Claim a free sandbox uid and kill whatever a crashed grader left running as it.
+    """Claim a free sandbox uid; kill and remove whatever a crashed grader left of it.
 
     Returns:
         The uid and its lock file, to keep open while the uid is in use (closing releases it).
@@ -48,6 +49,7 @@ def claim_uid() -> tuple[int, IO[str]]:
             handle.close()
             continue
         kill_uid(uid)  # anything left by a grader that crashed before cleaning up
+        sweep_leftovers(uid)  # and its files: a new submission must not find them
         return uid, handle
     raise SandboxUnavailable("no free sandbox uid")
 

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from grader.checks.catalog import module_of, modules_needed
 from grader.errors import SpecError
+from grader.spec.notebooks import NotebookSpec
 
 __all__ = ["STATE_KEYS", "Api", "Check", "FinalAccuracy", "Part", "Spec", "Tolerance"]
 
@@ -104,16 +105,32 @@ class Check:
 
 @dataclass(frozen=True)
 class FinalAccuracy:
-    """Score rule for the trained model: points * clip((floor(X) - lower) / (upper - lower), 0, 1).
+    """Score rule for the trained model: points * clip(floor(X - lower) / (upper - lower), 0, 1).
 
-    X is the accuracy in percent. ``lower == upper`` is a threshold: all points at ``upper``.
-    Parsed and validated; scored by the accuracy check of a later issue.
+    X is the accuracy in percent, measured by the grading process on ``split`` (``val``: training
+    images 49,000-49,999; ``test``: all of ``test_batch``). ``lower == upper`` is a threshold: all
+    points at ``upper``. Parsed by ``grader.spec.final_accuracy``; graded by ``grader.accuracy``.
     """
 
     lower: float
     upper: float
     points: float
     split: str = "val"
+    id: str = "final_accuracy"
+    """The test's id in the result (unique among the spec's checks)."""
+    title: str = "final model accuracy (measured)"
+    part: str = ""
+    """Part the test belongs to (default: the spec's last part)."""
+    visibility: str = "visible"
+    sources: tuple[str, ...] = ("npz", "notebook")
+    """Where the model may come from, in order of preference: ``npz`` (``model_file``),
+    ``course-npy`` (``course_files``, opened in the sandbox), ``notebook`` (``--execute``)."""
+    model_file: str = "best_model.npz"
+    """Name of the nngrader model file, found anywhere in the submission."""
+    course_files: tuple[str, ...] = ()
+    """Names of the course's own ``.npy`` model files (``np.save`` of the params dict)."""
+    subtract_mean: bool = True
+    """The course's preprocessing: subtract the mean image of the first 49,000 training images."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +148,9 @@ class Spec:
     tolerances: Mapping[str, Tolerance]
     parts: tuple[Part, ...]
     checks: tuple[Check, ...]
-    final_accuracy: FinalAccuracy | None
+    final_accuracy: tuple[FinalAccuracy, ...]
+    """The accuracy rules (``[final_accuracy]`` or ``[[final_accuracy]]``); each is a test of its
+    own when the grader has CIFAR-10 data."""
     offerings: Mapping[str, Mapping[str, Any]]
     """Offering name -> api overrides (e.g. ``{"2025": {"not_student_work": [...]}}``)."""
     detect: Mapping[str, Any]
@@ -140,6 +159,11 @@ class Spec:
     """Sandbox limits this course sets (``Limits`` field names); the command line overrides them."""
     stand_ins: Mapping[str, str] = field(default_factory=dict)
     """Course path -> stand-in kind (``STAND_INS``), used when the submission lacks the file."""
+    runtime: tuple[str, ...] = ()
+    """Distributions the course's given and student code import besides numpy (``matplotlib``):
+    installed with nngrader's ``courses`` extra and bound read-only into the sandbox."""
+    notebooks: NotebookSpec = field(default_factory=NotebookSpec)
+    """How the submission's notebooks are read (``[notebooks]``, ``grader.spec.notebooks``)."""
 
     def module_of(self, canonical: str) -> str:
         """Logical module that defines a canonical function or class."""

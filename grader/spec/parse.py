@@ -8,9 +8,9 @@ this code reads. Check kinds, their subjects and params come from the catalogue
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,10 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 from grader.checks.catalog import KINDS, known_names, module_of
 from grader.errors import SpecError
-from grader.sandbox.limits import Limits
-from grader.spec.model import STATE_KEYS, Api, Check, FinalAccuracy, Part, Spec, Tolerance
+from grader.sandbox.limits import spec_keys
+from grader.spec.final_accuracy import parse_final_accuracy
+from grader.spec.model import STATE_KEYS, Api, Check, Part, Spec, Tolerance
+from grader.spec.notebooks import parse_notebooks
 from grader.spec.reader import Reader
 
 __all__ = ["SCHEMA_VERSION", "load_spec", "parse_spec"]
@@ -34,7 +36,7 @@ STAND_INS = ("empty", "layer_utils")
 """What can stand in for a course module a submission lacks: an empty module (a CNN-part helper
 such as ``fast_layers.py`` that graded code imports but never calls), or the starter's
 ``layer_utils`` composites over the student's own layers."""
-LIMIT_KEYS = tuple(f.name for f in fields(Limits))
+LIMIT_KEYS = spec_keys()
 """``[limits]`` keys: the ``Limits`` field names."""
 SHAPE_NAMES = ("x", "w", "b", "gamma", "beta", "dout", "dw", "running_mean")
 
@@ -74,6 +76,8 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
         "offerings",
         "detect",
         "limits",
+        "runtime",
+        "notebooks",
     )
     layout = r.table("layout")
     layout.only("student", "given", "stand_ins")
@@ -105,43 +109,36 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
     part_ids = {p.id for p in parts}
     checks = tuple(_parse_check(c, part_ids) for c in r.array("checks"))
     _validate_checks(checks, student, path)
-    final = r.table("final_accuracy", required=False)
-    final_accuracy = None
-    if final.keys():
-        final.only("lower", "upper", "points", "split")
-        final_accuracy = FinalAccuracy(
-            final.number("lower"),
-            final.number("upper"),
-            final.number("points"),
-            final.text("split", "val"),
-        )
-        if final_accuracy.upper < final_accuracy.lower:
-            raise SpecError(
-                path, "final_accuracy.upper", "must not be below lower (equal: a threshold)"
-            )
+    final_accuracy = parse_final_accuracy(
+        raw.get("final_accuracy"),
+        path,
+        parts=[p.id for p in parts],
+        check_ids={c.id for c in checks},
+        visibilities=VISIBILITIES,
+    )
     offerings_table = r.table("offerings", required=False)
     offerings: dict[str, Mapping[str, Any]] = {}
     for name in offerings_table.keys():
         o = offerings_table.table(name)
         _parse_api(o)  # validates the override keys and values
         offerings[name] = dict(o.raw)
-    detect = r.table("detect", required=False)
-    detect.only("packages", "patterns", "absent")
-    detect.str_list("packages", [])
-    for key in ("patterns", "absent"):
-        table = detect.table(key, required=False)
-        for logical in table.keys():
-            if logical not in student:
-                raise SpecError(
-                    path, table.key(logical), "is not a module declared in layout.student"
-                )
-            table.str_list(logical, [])
+    if "default" in offerings:
+        raise SpecError(path, "offerings.default", "'default' names the [api] itself")
+    detect = _parse_detect(r.table("detect", required=False), student, offerings)
     limits_table = r.table("limits", required=False)
     limits_table.only(*LIMIT_KEYS)
-    limits = {key: limits_table.number(key) for key in limits_table.keys()}
-    for key, value in limits.items():
-        if value <= 0:
-            raise SpecError(path, limits_table.key(key), "must be positive")
+    limits: dict[str, float] = {}
+    for key in limits_table.keys():
+        name, unit = LIMIT_KEYS[key]
+        if limits_table.number(key) <= 0 or name in limits:
+            raise SpecError(path, limits_table.key(key), f"must be positive, and {name} given once")
+        limits[name] = limits_table.number(key) * unit
+    runtime = r.table("runtime", required=False)
+    runtime.only("packages")
+    packages = tuple(runtime.str_list("packages", []))
+    for name in packages:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+            raise SpecError(path, runtime.key("packages"), f"{name!r} is not a distribution name")
     return Spec(
         id=r.text("id"),
         title=r.text("title"),
@@ -154,10 +151,43 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
         checks=checks,
         final_accuracy=final_accuracy,
         offerings=offerings,
-        detect=dict(detect.raw),
+        detect=detect,
         limits=limits,
         stand_ins=stand_ins,
+        runtime=packages,
+        notebooks=parse_notebooks(r.table("notebooks", required=False), parts),
     )
+
+
+def _parse_detect(
+    detect: Reader, student: Mapping[str, str], offerings: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``[detect]``: packages, files, and per-module source signs (see ``grader.workspace``)."""
+    detect.only("packages", "files", "patterns", "absent", "offerings")
+    detect.str_list("packages", [])
+    detect.str_list("files", [])
+
+    def signs(table: Reader) -> None:
+        for logical in table.keys():
+            if logical not in student:
+                raise SpecError(
+                    table.path, table.key(logical), "is not a module declared in layout.student"
+                )
+            if not all(s.strip() for s in table.str_list(logical, [])):
+                raise SpecError(table.path, table.key(logical), "must not hold an empty sign")
+
+    for key in ("patterns", "absent"):
+        signs(detect.table(key, required=False))
+    by_offering = detect.table("offerings", required=False)
+    for name in by_offering.keys():
+        if name != "default" and name not in offerings:
+            raise SpecError(
+                by_offering.path,
+                by_offering.key(name),
+                f"is not 'default' or a declared offering ({sorted(offerings)})",
+            )
+        signs(by_offering.table(name))
+    return dict(detect.raw)
 
 
 def _parse_api(t: Reader) -> Api:

@@ -16,7 +16,15 @@ from pathlib import Path
 
 from grader.intake import SKIP_DIRS
 
-__all__ = ["Discovery", "copy_regular", "find_files", "package_dirs", "regular_py"]
+__all__ = [
+    "Discovery",
+    "copy_regular",
+    "file_names",
+    "find_files",
+    "notebooks",
+    "package_dirs",
+    "regular_py",
+]
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -41,13 +49,38 @@ def regular_py(folder: Path) -> Iterator[Path]:
                 yield Path(item.path)
 
 
-def _python_files(root: Path) -> list[Path]:
-    files: list[Path] = []
+def _folders(root: Path) -> Iterator[Path]:
+    """``root`` and the folders under it, without links and skipped folders."""
     for folder, dirnames, _ in os.walk(root, followlinks=False):
         # os.walk lists links to folders among dirnames but (followlinks=False) never enters them.
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-        files.extend(regular_py(Path(folder)))
-    return files
+        yield Path(folder)
+
+
+def _python_files(root: Path) -> list[Path]:
+    return [p for folder in _folders(root) for p in regular_py(folder)]
+
+
+def file_names(root: Path) -> set[str]:
+    """Names of the regular files anywhere in the submission (notebooks are detection evidence)."""
+    names: set[str] = set()
+    for folder in _folders(root):
+        with os.scandir(folder) as it:
+            names.update(i.name for i in it if i.is_file(follow_symlinks=False))
+    return names
+
+
+def notebooks(root: Path) -> list[Path]:
+    """The submission's notebooks (regular ``.ipynb`` files; checkpoints skipped), by path."""
+    found: list[Path] = []
+    for folder in _folders(root):
+        with os.scandir(folder) as it:
+            found.extend(
+                Path(i.path)
+                for i in it
+                if i.name.endswith(".ipynb") and i.is_file(follow_symlinks=False)
+            )
+    return sorted(found)
 
 
 def copy_regular(src: Path, dest: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -112,6 +113,91 @@ def test_lms_export_zip_is_split_per_student(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == ["alice_123", "bob_456"]
 
 
+LONG = "é" * 200
+"""A student folder name of 400 bytes: no file system takes it as one name."""
+FORGED = "evil\x1b[2K\rbob  59.0\u221559.0"
+"""ANSI escapes (erase the line, back to its start) and a look-alike slash: a forged score."""
+
+
+def _options(out: Path) -> list[str]:
+    """``grade`` options that read names and write results without running a check."""
+    return ["--assignment", "cs231n-2021", "--sandbox", "process", "--out", str(out), *NO_CHECKS]
+
+
+@needs_example
+@pytest.mark.parametrize("encoding", ["ascii", "utf-8:strict"])
+def test_hostile_names_get_safe_folders_and_a_safe_terminal(tmp_path: Path, encoding: str) -> None:
+    """Names too long for a disk, not UTF-8, or with escapes: each student is graded and written
+    to a safe folder that keeps the name in results.json, and the terminal shows them escaped,
+    even on an ASCII or strict UTF-8 terminal."""
+    code = {p.relative_to(CORRECT).as_posix(): p.read_bytes() for p in CORRECT.rglob("*.py")}
+    names = [LONG, FORGED, "Müller", "zed"]
+    export = tmp_path / "export.zip"
+    export.write_bytes(zip_bytes({f"{n}/{rel}": data for n in names for rel, data in code.items()}))
+    unpacked = os.fsencode(tmp_path / "unpacked")
+    for student in (b"caf\xe9", b"dan"):
+        shutil.copytree(CORRECT, os.fsdecode(os.path.join(unpacked, student)))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade",
+            str(export),
+            os.fsdecode(unpacked),
+            *_options(out),
+        ],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": encoding, "LC_ALL": "C"},
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    text = proc.stdout.decode("utf-8")  # strict: the terminal got valid text
+    assert "\x1b" not in text and "\r" not in text and "59.0\u221559.0" not in text
+    assert "evil\\x1b[2K\\rbob  59.0\\u221559.0" in text  # shown, escaped
+    written = {
+        json.loads((folder / "results.json").read_text(encoding="ascii"))["submission"]: folder
+        for folder in out.iterdir()
+    }
+    assert set(written) == {*names, "caf\\xe9", "dan"}
+    assert written["zed"].name == "zed" and written["dan"].name == "dan"
+    for folder in written.values():
+        assert folder.name.isascii() and len(folder.name) <= 100
+        assert (folder / "output.txt").is_file()
+    assert len(text.splitlines()) == len(written) + 1  # one line per submission, and the total
+
+
+@needs_example
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_result_that_cannot_be_written_is_reported_and_the_batch_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str
+) -> None:
+    for name in ("amy", "bob", "cid"):
+        shutil.copytree(CORRECT, tmp_path / name)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "bob").write_text("a file where bob's folder would go")  # even root cannot write there
+    code = main(
+        [
+            "grade",
+            *(str(tmp_path / n) for n in ("amy", "bob", "cid")),
+            "--jobs",
+            jobs,
+            *_options(out),
+        ]
+    )
+    assert code == 1
+    assert (out / "amy" / "results.json").is_file() and (out / "cid" / "results.json").is_file()
+    assert (out / "bob").read_text() == "a file where bob's folder would go"
+    lines = capsys.readouterr().out.splitlines()
+    (bob,) = (line for line in lines if line.startswith("bob "))
+    assert "NOT WRITTEN" in bob and "results.json" not in bob
+    assert "1 submission(s) graded but NOT WRITTEN:" in lines
+    assert any(line.startswith("  bob: ") for line in lines)
+
+
 @needs_example
 def test_detection_without_assignment_is_reported(tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -189,6 +275,8 @@ ALL_LIMITS = [
     "64",
     "--max-file-mb",
     "1.5",
+    "--disk-mb",
+    "100",
     "--output-kb",
     "8",
     "--threads",
@@ -202,6 +290,7 @@ EXPECTED = {
     "max_processes": 12,
     "max_open_files": 64,
     "max_file_bytes": int(1.5 * 2**20),
+    "disk_bytes": 100 * 2**20,
     "output_bytes": 8 * 1024,
     "threads": 2,
 }

@@ -650,3 +650,43 @@ def test_dropout_after_the_last_affine(tmp_path: Path, course: str) -> None:
         of(spec, "FullyConnectedNet", where=dropout_net),
         {"fc_dropout_loss": "after the last affine"},
     )
+
+
+# -- root causes the check actually ran (issue 11 §7) ---------------------------------------------
+
+BN_OFF_BY_ONE = """
+_right_batchnorm_forward = batchnorm_forward
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    out, cache = _right_batchnorm_forward(x, gamma, beta, bn_param)
+    return out + 1.0, cache
+"""
+
+
+@pytest.mark.parametrize("net_runs_bn", [True, False], ids=["bn-net", "net-without-bn"])
+def test_a_root_cause_is_named_only_when_the_failing_check_ran_it(
+    tmp_path: Path, net_runs_bn: bool
+) -> None:
+    """batchnorm_forward is wrong; a net that never calls it fails for a reason of its own, and
+    fixing batchnorm_forward would leave that failure: it is not named as the root cause."""
+    course = "cs231n-2021"
+    skip_without(course)
+    spec = course_spec(course)
+    ignore_bn = ("self.normalization = normalization", "self.normalization = None")
+    edits = () if net_runs_bn else (ignore_bn,)
+    sub = patch(COURSES[course], tmp_path / "sub", spec, "fc_net", *edits)
+    layers = sub / spec.student_modules["layers"]
+    layers.write_text(layers.read_text() + "\n\n" + BN_OFF_BY_ONE)
+    checks = ("batchnorm_forward_train", "fc_loss", "fc_batchnorm_loss", "fc_batchnorm_loss_reg")
+    only = replace(spec, checks=tuple(c for c in spec.checks if c.id in checks))
+    result = by_id(grade(sub, only, tmp_path))
+    assert result["batchnorm_forward_train"].status == "failed"
+    assert result["fc_loss"].status == "passed"
+    net = result["fc_batchnorm_loss"]
+    assert net.status == "failed"
+    assert net.root_cause == ("batchnorm_forward_train" if net_runs_bn else None)
+    # The same net with regularization fails because the net does: that is named either way.
+    assert result["fc_batchnorm_loss_reg"].root_cause == (
+        "batchnorm_forward_train" if net_runs_bn else "fc_batchnorm_loss"
+    )

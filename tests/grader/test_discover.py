@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -108,14 +109,10 @@ def test_skipped_folders_hold_no_candidates(tmp_path: Path, skipped: str) -> Non
 
 def test_course_is_not_detected_from_files_inside_git(tmp_path: Path) -> None:
     specs = [load_spec(p) for p in sorted(spec_dir().glob("*.toml"))]
-    sig = (
-        "class FullyConnectedNet:\n"
-        "    def __init__(self, dropout_keep_ratio=1, normalization=None): pass\n"
-    )
-    root = write(
-        tmp_path / "s",
-        {".git/cs231n/classifiers/fc_net.py": sig, ".git/cs231n/layers.py": "x = 1\n"},
-    )
+    example = spec_dir().parent / "examples" / "cs231n-2021" / "correct"
+    root = tmp_path / "s"
+    shutil.copytree(example, root / ".git")
     assert detect(root, specs).spec is None
-    write(root, {"cs231n/classifiers/fc_net.py": sig, "cs231n/layers.py": "x = 1\n"})
-    assert detect(root, specs).spec.id == "cs231n-2021"
+    shutil.copytree(example, root, dirs_exist_ok=True)
+    found = detect(root, specs).spec
+    assert found is not None and found.id == "cs231n-2021"

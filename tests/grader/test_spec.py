@@ -162,6 +162,28 @@ def test_limits_come_from_defaults_then_spec_then_command_line(tmp_path: Path) -
         load_spec(_write(tmp_path, VALID.replace("check_seconds = 60", "wall = 60")))
 
 
+def test_a_limit_may_be_given_in_the_options_units(tmp_path: Path) -> None:
+    """``disk_mb = 100`` is ``--disk-mb 100``: the same limit as ``disk_bytes = 100 MiB``;
+    giving one limit twice, under both names, is an error."""
+    from grader.sandbox import Limits
+
+    spec = load_spec(_write(tmp_path, VALID.replace("check_seconds = 60", "disk_mb = 100")))
+    assert Limits.layered(spec.limits).disk_bytes == 100 * 2**20
+    twice = VALID.replace("check_seconds = 60", "disk_mb = 100\ndisk_bytes = 1024")
+    with pytest.raises(SpecError, match="disk_bytes given once"):
+        load_spec(_write(tmp_path, twice))
+    with pytest.raises(SpecError, match="must be positive"):
+        load_spec(_write(tmp_path, VALID.replace("check_seconds = 60", "timeout = 0")))
+
+
+def test_a_runtime_names_distributions(tmp_path: Path) -> None:
+    with_runtime = VALID + '\n[runtime]\npackages = ["matplotlib", "python-dateutil"]\n'
+    assert load_spec(_write(tmp_path, with_runtime)).runtime == ("matplotlib", "python-dateutil")
+    assert load_spec(_write(tmp_path, VALID)).runtime == ()
+    with pytest.raises(SpecError, match=r"runtime\.packages"):
+        load_spec(_write(tmp_path, VALID + '\n[runtime]\npackages = ["../evil"]\n'))
+
+
 def test_float32_outputs_get_at_least_the_specs_float32_tolerance() -> None:
     from dataclasses import replace
 

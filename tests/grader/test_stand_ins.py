@@ -1,8 +1,10 @@
-"""Course files a submission lacks but graded code imports are stood in (spec ``layout.stand_ins``).
+"""Course files graded code imports are stood in (spec ``layout.stand_ins``).
 
 CS231n 2021-2024's collectSubmission.sh does not collect ``layer_utils.py``, and the starters'
 ``layer_utils`` imports ``fast_layers``, which imports ``im2col``: a correct submission without
-them must still score full marks.
+them must still score full marks. Given files that are not graded are the grader's even when
+the submission has them: the 2016 starter's ``fast_layers.py`` is Python 2 and the 2019 one
+imports torch (variants.md §11 items 4 and 6), and neither may cost the student a point.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def test_a_submission_without_layer_utils_gets_the_starters(course: str, tmp_pat
 
 
 def test_a_layer_utils_importing_fast_layers_and_im2col_imports(tmp_path: Path) -> None:
-    """The starter's layer_utils imports fast_layers; a student's fast_layers imports im2col."""
+    """The starter's layer_utils imports fast_layers; the 2019 fast_layers imports torch and
+    im2col. The submission's copy is replaced, and the report says so."""
     sub = tmp_path / "sub"
     shutil.copytree(ROOT / "examples" / "dasecv-2021" / "correct", sub)
     utils = sub / "daseCV" / "layer_utils.py"
@@ -71,5 +74,38 @@ def test_a_layer_utils_importing_fast_layers_and_im2col_imports(tmp_path: Path) 
     assert result.score == result.max_score, [
         (c.check_id, c.message) for c in result.checks if c.status != "passed"
     ]
-    assert result.extra["stand_ins"] == {"daseCV/im2col.py": "empty"}
-    assert not any("stand-in" in n for n in result.notes)
+    assert result.extra["stand_ins"] == {
+        "daseCV/fast_layers.py": "empty",
+        "daseCV/im2col.py": "empty",
+    }
+    assert "daseCV/fast_layers.py" in result.extra["replaced"]
+    assert "daseCV/im2col.py" not in result.extra["replaced"]  # not in the submission: no news
+    (note,) = (n for n in result.notes if "given" in n)
+    assert "not graded" in note and "daseCV/fast_layers.py" in note
+
+
+def test_a_python2_given_file_costs_no_point(tmp_path: Path) -> None:
+    """The 2016 starter: ``fast_layers.py`` has print statements, and the student's layer_utils
+    imports it (``fc_net`` imports layer_utils), as every 2016 package does."""
+    sub = tmp_path / "sub"
+    shutil.copytree(ROOT / "examples" / "cs231n-2017" / "correct", sub)
+    package = sub / "cs231n"
+    (package / "fast_layers.py").write_text(
+        "import numpy as np\n"
+        "try:\n  from cs231n.im2col_cython import col2im_cython, im2col_cython\n"
+        "except ImportError:\n"
+        "  print 'run the following from the cs231n directory and try again:'\n"
+        "  print 'python setup.py build_ext --inplace'\n"
+    )
+    (package / "vis_utils.py").write_text("from math import sqrt, ceil\nprint 'vis'\n")
+    utils = package / "layer_utils.py"
+    utils.write_text(
+        "from cs231n.fast_layers import *\nfrom cs231n.fast_layers import conv_forward_fast\n"
+        + utils.read_text()
+    )
+    result = grade(sub, "cs231n-2017@2016", tmp_path)
+    assert result.score == result.max_score, [
+        (c.check_id, c.message) for c in result.checks if c.status != "passed"
+    ]
+    assert {"cs231n/fast_layers.py", "cs231n/vis_utils.py"} <= set(result.extra["replaced"])
+    assert any("cs231n/fast_layers.py" in n and "not graded" in n for n in result.notes)

@@ -134,7 +134,12 @@ class Graded:
         return str(self.test(check_id)["extra_data"]["status"])
 
     def message(self, check_id: str) -> str:
-        return str(self.test(check_id)["output"])
+        """The check's message; for a check blocked by a module that does not import, followed
+        by the submission's output above the checks, where that problem is said once."""
+        message = str(self.test(check_id)["output"])
+        if message.endswith("(see above)"):
+            message += "\n" + str(self.doc.get("output", ""))
+        return message
 
     def names(self, check_id: str, *texts: str, status: str | None = None) -> None:
         """Assert the check's message contains every one of ``texts`` (and its status)."""
@@ -170,8 +175,8 @@ def grade(paths: list[Path], out: Path, **limits: float) -> list[Graded]:
     results = api.grade(paths, out=out, assignment=ASSIGNMENT, sandbox="bwrap", limits=typed)
     return [
         Graded(
-            json.loads((out / r.name / "results.json").read_text()),
-            (out / r.name / "output.txt").read_text(errors="replace"),
+            json.loads((out / r.folder / "results.json").read_text()),
+            (out / r.folder / "output.txt").read_text(errors="replace"),
         )
         for r in results
     ]

@@ -163,9 +163,9 @@ def test_wrong_types_and_shapes(hostile: Hostile, value: str, said: str) -> None
     [
         (
             "raise RuntimeError('boom at import')",
-            ["importing cs231n/layers.py failed: RuntimeError: boom at import"],
+            ["blocked: `cs231n/layers.py` does not import (see above)"],
         ),
-        ("import sys\nsys.exit(0)", ["importing cs231n/layers.py failed: SystemExit"]),
+        ("import sys\nsys.exit(0)", ["blocked: `cs231n/layers.py` does not import (see above)"]),
         (
             "import os\nos._exit(0)",
             ["importing cs231n/layers.py stopped the process", "exited with code 0"],
@@ -177,6 +177,8 @@ def test_leaving_at_import(hostile: Hostile, code: str, said: list[str]) -> None
     doc = hostile.attack(at_import=code)
     doc.names(FIRST, *said, status="error")
     doc.names("relu_forward", *said, status="error")  # every check needing the module says why
+    if "blocked" in said[0]:  # the failure itself is said once, for the submission
+        assert doc.doc["output"].count("`cs231n/layers.py` does not import:") == 1
     assert doc.status("sgd_momentum") == "passed"
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -48,7 +48,9 @@ class FakeConfig:
 
 class FakeSession:
     """Answers the check stage's requests; ``failures`` maps an op (or ``import:<module>``) to
-    the exception it raises."""
+    the exception it raises, ``answers`` an op to its reply (None otherwise)."""
+
+    answers: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, phase: str, workspace: Path, failures: dict[str, Exception]) -> None:
         self.phase = phase
@@ -61,7 +63,7 @@ class FakeSession:
         failure = self.failures.get(f"{op}:{fields.get('module')}") or self.failures.get(op)
         if failure is not None:
             raise failure
-        return None
+        return self.answers.get(op)
 
     def output_size(self) -> int:
         return 0
@@ -264,7 +266,11 @@ def test_a_module_that_failed_in_the_visible_phase_is_not_imported_again(
 ) -> None:
     outcomes, sessions = run(spec, tmp_path, {VISIBLE: {"import:optim": raised("at import")}})
     assert ("import", "optim") not in sessions.sessions[HIDDEN].requests
-    assert "importing cs231n/optim.py failed" in outcome_of(outcomes, "sgd_momentum_hidden").message
+    hidden = outcome_of(outcomes, "sgd_momentum_hidden")
+    # Said once for the submission (the problem); the check says it is blocked and points there.
+    assert hidden.message == "blocked: `cs231n/optim.py` does not import (see above)"
+    assert hidden.blocked_by is not None and hidden.blocked_by.summary == "ValueError: at import"
+    assert hidden_view(hidden) == hidden.message  # host-worded: nothing to redact
 
 
 @pytest.mark.parametrize(
@@ -423,3 +429,68 @@ def test_globals_recorded_in_a_hidden_check_never_reach_a_visible_one(
     assert "(7, 3)" in by_id["sgd_momentum_hidden"].output  # the recorder saw the hidden input
     assert "(4, 5)" in by_id["rmsprop"].output and "(7, 3)" not in by_id["rmsprop"].output
     assert all(o.status == "passed" for o in outcomes), [o.message for o in outcomes]
+
+
+# -- a module that does not import: said once, each check blocked -----------------------------
+
+
+def test_a_syntax_error_found_in_the_hidden_phase_is_worded_by_the_hosts_compiler(
+    spec: Spec, tmp_path: Path, recorder: Recorder
+) -> None:
+    """The host compiles the file itself: the problem is said without a word of the child's."""
+    optim = tmp_path / "cs231n" / "optim.py"
+    optim.parent.mkdir(parents=True)
+    optim.write_text("import numpy as np\n\ndef sgd(w, dw, config=None)\n    return w\n")
+    trace = f'  File "{optim}", line 3\n    def sgd(w, dw, config=None)\n' + " " * 31 + "^\n"
+    forged = raised(f"lr={HIDDEN_INPUT}", trace, type_name="SyntaxError")
+    outcomes, _ = run(spec, tmp_path, {HIDDEN: {"import:optim": forged}})
+    hidden = outcome_of(outcomes, "sgd_momentum_hidden")
+    problem = hidden.blocked_by
+    assert problem is not None
+    assert (problem.module, problem.file, problem.line) == ("cs231n/optim.py", "cs231n/optim.py", 3)
+    assert problem.summary.startswith("SyntaxError: ") and HIDDEN_INPUT not in problem.summary
+    assert problem.code == "def sgd(w, dw, config=None)"
+    assert hidden.message == "blocked: `cs231n/optim.py` does not import (see above)"
+    assert HIDDEN_INPUT not in hidden_view(hidden)
+    # Every hidden check that needs optim points to the same problem; none names a root cause.
+    blocked = [o for o in outcomes if o.blocked_by is not None]
+    assert {o.blocked_by for o in blocked} == {problem} and all(o.exercised == () for o in blocked)
+
+
+def test_a_failed_check_names_the_students_function_and_lists_the_other_failures(
+    spec: Spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(ctx: Context) -> None:
+        for name in ("dx", "dw", "db", "dgamma", "dbeta", "dmean"):
+            ctx.require(name, False, f"{name} is wrong")
+
+    install(monkeypatch, Recorder(fail))
+    outcomes, _ = run(replace(spec, checks=(spec.checks[1],)), tmp_path)
+    (outcome,) = outcomes
+    assert outcome.message == (
+        "`affine_backward` in `cs231n/layers.py`: dx: dx is wrong; "
+        "also failing: dw, db, dgamma and 2 more"
+    )
+
+
+def test_a_root_cause_is_named_only_when_the_check_ran_its_function(
+    spec: Spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The BN net failed while batchnorm failed too: BN is its root cause only if it ran BN."""
+    failing = {"batchnorm_forward_train", "fc_batchnorm_loss", "fc_loss"}
+
+    def fail(ctx: Context) -> None:
+        if ctx.check.id in failing:
+            ctx.require("forced", False, "forced failure")
+
+    install(monkeypatch, Recorder(fail))
+    for reached, cause in (
+        (["affine_forward", "relu_forward", "loss"], "fc_loss"),  # a net that never ran BN
+        (["affine_forward", "batchnorm_forward"], "batchnorm_forward_train"),
+        (None, "batchnorm_forward_train"),  # the child cannot say: every dependency may be
+    ):
+        monkeypatch.setattr(FakeSession, "answers", {"reached": reached})
+        outcomes, _ = run(spec, tmp_path)
+        results = {r.check_id: r for r in scoring.score(outcomes, spec.active_checks())}
+        assert results["fc_batchnorm_loss"].root_cause == cause, reached
+        assert results["fc_loss"].root_cause is None  # its dependencies passed

@@ -293,6 +293,7 @@ STUDENT_KEY = "\x1b[2J-W1-is-mine"
             "the gradient of W1 became NaN or infinite (iteration 0)",
         ),
         (answer(updates=np.zeros(SIZE - 1)), TRAINED, "returned next_w as an array of shape"),
+        (answer(updates=np.zeros(SIZE - 1)), TRAINED, "expected a dict of arrays: W1 (4, 3)"),
         (
             answer(updates={k: (np.zeros(s), {}) for k, s in PARAMS.items() if k != "W1"}),
             TRAINED,
@@ -411,7 +412,9 @@ def test_an_update_rule_that_returns_no_pair_is_named(tmp_path: Path) -> None:
     sub = planted(tmp_path, "cs231n-2021", "optim", "def adam(w, dw, config=None):\n    return w\n")
     check = graded(sub, "cs231n-2021", tmp_path)
     assert check.status == "failed"
-    assert check.message.startswith("trained parameters: iteration 0: adam returned an array")
+    # The net is the check's subject (named first); the update rule is the culprit it names.
+    assert check.message.startswith("`FullyConnectedNet` in `cs231n/classifiers/fc_net.py`: ")
+    assert "trained parameters: iteration 0: adam returned an array" in check.message
 
 
 def test_a_net_that_drops_a_gradient_is_named(tmp_path: Path) -> None:

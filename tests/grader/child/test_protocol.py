@@ -11,17 +11,21 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import tracemalloc
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from grader.child import protocol
-from grader.child.protocol import MAGIC, MAX_ARRAYS, ProtocolError
+from grader.child.archive import MAX_ARRAYS
+from grader.child.protocol import MAGIC, ProtocolError
 
 SMALL = 16 * 2**20  # peak host memory a refused frame may cost (the forged payloads are < 1 MiB)
 
@@ -221,3 +225,115 @@ def test_deep_nesting_is_a_protocol_error_not_a_recursion_error(channel: Any, de
     with pytest.raises(ProtocolError):
         header, arrays = channel(data)
         protocol.decode(header["value"], arrays)
+
+
+# -- what decoded values weigh: every reference counted, before anything is materialised ---------
+
+REF = {"$a": "a0"}
+"""One reference to the array ``a0``; ``pack`` writes it in 11 bytes (12 with the comma)."""
+
+
+def weight(array: np.ndarray) -> int:
+    """What one reference to ``array`` costs in the budget: its size as float64 or wider."""
+    return array.size * max(array.dtype.itemsize, 8)
+
+
+def test_one_array_named_many_times_is_refused_before_it_is_materialised(channel: Any) -> None:
+    """The finding: a 4 KiB array named in a reply 300,000 times became 1.2 GB when the grading
+    process compared it (``np.asarray`` over the list). 80,000 names fit in the header limit and
+    would make 312 MiB, over the 256 MiB default: refused while decoding, cheaply."""
+    data = protocol.pack({"id": 1, "value": [REF] * 80_000}, {"a0": np.zeros(512)})
+    assert len(data) < protocol.MAX_HEADER_BYTES
+    header, arrays = channel(data)
+    refused_cheaply(
+        lambda _: protocol.decode(header["value"], arrays),
+        b"",
+        r"exceed the 256 MiB limit on results \(every reference to an array counts its size\)",
+    )
+
+
+def test_the_300000_reference_header_is_refused_before_it_is_parsed(channel: Any) -> None:
+    header = {"id": 1, "value": [REF] * 300_000}
+    data = protocol.pack(header, {"a0": np.zeros(512)})
+    refused_cheaply(channel, data, r"frame header of 3\d{6} bytes exceeds the 1024 KiB limit")
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 1000])
+def test_the_budget_counts_every_reference_and_every_json_value(n: int) -> None:
+    """A list of ``n`` references costs 8 (the list) + n * (8 + the array's weight): exactly
+    that much passes, one byte less is refused."""
+    arrays = {"a0": np.zeros(512)}
+    cost = 8 + n * (8 + weight(arrays["a0"]))
+    assert len(protocol.decode([REF] * n, arrays, max_bytes=cost)) == n
+    with pytest.raises(ProtocolError, match=r"exceed the .* limit on results"):
+        protocol.decode([REF] * n, arrays, max_bytes=cost - 1)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "float32", "float64"])
+def test_an_array_weighs_what_it_becomes_as_float64(dtype: str) -> None:
+    """Met by a Python float in a list, a bool array becomes float64 (8 times its bytes): the
+    budget counts that, so a narrow dtype cannot multiply what a conversion allocates."""
+    arrays = {"a0": np.zeros(1000, dtype=dtype)}
+    assert weight(arrays["a0"]) == 8000
+    assert protocol.decode(REF, arrays, max_bytes=8 + 8000) is arrays["a0"]
+    with pytest.raises(ProtocolError, match="every reference to an array counts its size"):
+        protocol.decode(REF, arrays, max_bytes=8 + 7999)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [0] * 1000,
+        ["text"] * 1000,
+        {"$t": [None] * 999},
+        {"$d": [[f"k{i}", True] for i in range(999)]},
+        {f"k{i}": 1.5 for i in range(999)},
+    ],
+    ids=["numbers", "strings", "tuple", "dict", "object"],
+)
+def test_plain_json_values_count_too(value: Any) -> None:
+    """Each value (number, string, None, container) costs ``VALUE_BYTES``: a header cannot stand
+    for more values than the budget, whatever it nests them in."""
+    assert protocol.VALUE_BYTES == 8
+    protocol.decode(value, {}, max_bytes=8 * 1001)
+    with pytest.raises(ProtocolError, match="limit on results"):
+        protocol.decode(value, {}, max_bytes=8 * 1000 - 1)
+
+
+HEADER_COST = """
+import os, sys, tempfile
+from grader import sanitize
+from grader.child import protocol
+
+unit, prefix = "[[]],", '{"id":1,"value":['
+count = (protocol.MAX_HEADER_BYTES - len(prefix) - 2) // len(unit)
+head = (prefix + (unit * count).rstrip(",") + "]}").encode()
+assert len(head) <= protocol.MAX_HEADER_BYTES
+f = tempfile.TemporaryFile()
+f.write(protocol.MAGIC + len(head).to_bytes(8, "big") + head + bytes(8))
+f.seek(0)
+
+def peak():  # this process's resident high-water mark, in bytes
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+
+before = peak()
+header, arrays = protocol.read_frame(f.fileno())
+value = sanitize.value(protocol.decode(header.pop("value"), arrays))
+assert len(value) == count
+print(peak() - before)
+"""
+
+
+def test_a_header_at_the_size_limit_costs_the_grading_process_a_bounded_amount() -> None:
+    """The costliest shape per byte (one-element lists, ``[[]],``): read, decoded and sanitized,
+    a header of ``MAX_HEADER_BYTES`` adds less than 128 MiB to the process's peak resident size
+    (measured in a fresh interpreter by its ``VmHWM``, the high-water mark of its own memory;
+    ``ru_maxrss`` would not do: Linux carries the parent's mark across fork and exec)."""
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", HEADER_COST], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    grown = int(done.stdout.split()[-1])
+    assert grown < 128 * 2**20, f"a header at the limit cost {grown / 2**20:.0f} MiB"

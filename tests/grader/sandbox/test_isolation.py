@@ -31,10 +31,12 @@ MODES = [
 
 
 class Ran:
-    """What one sandboxed run left: exit code, output, the limit hit, the sandbox uid."""
+    """What one sandboxed run left: exit code, output, the limit hit, the sandbox uid, and the
+    names in scratch before teardown (scratch is a tmpfs that goes with the sandbox)."""
 
     def __init__(self, code: int, out: str, hit: str | None, uid: int | None, cgroup: bool) -> None:
         self.code, self.out, self.hit, self.uid, self.cgroup = code, out, hit, uid, cgroup
+        self.scratch: list[str] = []
 
 
 def run(
@@ -58,9 +60,11 @@ def run(
             rc = proc.wait(timeout=timeout)
         finally:
             box.kill_all()
-        return Ran(
+        ran = Ran(
             rc, out.read_text(errors="replace"), box.limit_hit(), box.uid, box.cgroup is not None
         )
+        ran.scratch = sorted(p.name for p in scratch.iterdir())
+        return ran
 
 
 def run_each(
@@ -108,7 +112,7 @@ def test_runs_numpy_as_an_unprivileged_uid(tmp_path: Path, mode: str) -> None:
     assert ran.code == 0, ran.out
     uid = int(ran.out.split()[1])
     assert uid == ran.uid and uid >= 61000 and int(ran.out.split()[2]) == uid
-    assert (tmp_path / "scratch" / "note.txt").exists()
+    assert "note.txt" in ran.scratch
 
 
 @pytest.mark.sandbox

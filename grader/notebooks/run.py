@@ -54,8 +54,15 @@ def execute_all(
     """Execute every spec-named notebook found under ``root`` (the taken-in submission)."""
     # Imported here: nbclient, jupyter_client and zmq load only when --execute asks for them.
     from grader.notebooks.execute import Budget, Plan, execute_notebook
+    from grader.notebooks.neutralize import DEFAULT_RULES, Rule
 
     budget = Budget(cell_seconds=options.cell_seconds, notebook_seconds=options.notebook_seconds)
+    course = spec.notebooks
+    plan = Plan(
+        rules=(*DEFAULT_RULES, *(Rule(r.pattern, r.action, r.text, r.why) for r in course.rules)),
+        data_dir=course.data_dir,
+        model_variable=course.model,
+    )
     runs: list[Executed] = []
     for number, path in enumerate(find_notebooks(root, spec)):
         runs.append(
@@ -67,7 +74,7 @@ def execute_all(
                 limits=limits,
                 packages=spec.runtime,
                 budget=budget,
-                plan=Plan(data_dir=spec.notebooks.data_dir, model_variable=spec.notebooks.model),
+                plan=plan,
                 data=data,
             )
         )

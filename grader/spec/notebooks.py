@@ -18,7 +18,9 @@ from grader.errors import SpecError
 from grader.spec.reader import Reader
 
 __all__ = [
+    "CELL_ACTIONS",
     "NUMBER",
+    "CellRule",
     "CurveSettings",
     "LogsSpec",
     "NotebookSpec",
@@ -58,6 +60,21 @@ class CurveSettings:
 
 
 @dataclass(frozen=True)
+class CellRule:
+    """With ``--execute``, what to do with the cells a pattern (``re.MULTILINE``) matches, beyond
+    the built-in Colab rules (``grader.notebooks.neutralize``): ``neutralise`` the line, ``skip``
+    the cell (too heavy to run), or ``replace`` the match by ``text`` (less data for a cell)."""
+
+    pattern: str
+    action: str = "neutralise"
+    text: str = ""
+    why: str = ""
+
+
+CELL_ACTIONS = ("neutralise", "skip", "replace")
+
+
+@dataclass(frozen=True)
 class LogsSpec:
     """CS182's ``submission_logs/``: histories and a self-reported ``results.json``."""
 
@@ -88,6 +105,9 @@ class NotebookSpec:
     model: str = "best_model"
     """With ``--execute``: the notebook variable holding the trained net when the cells ran
     (its ``params`` and batchnorm ``bn_params`` are read out of the kernel)."""
+    rules: tuple[CellRule, ...] = ()
+    """With ``--execute``: the course's own cell rules (``[[notebooks.rules]]``), after the
+    built-in Colab ones."""
     data_dir: str = "cs231n/datasets"
     """With ``--execute``: the folder, relative to the notebook's, where the course's loader
     looks for ``cifar-10-batches-py``."""
@@ -167,6 +187,7 @@ def parse_notebooks(r: Reader, parts: Iterable[_Part]) -> NotebookSpec:
         "logs",
         "model",
         "data_dir",
+        "rules",
     )
     part_ids = {p.id for p in parts}
     by_name = {p.title: p.id for p in parts if p.title.endswith(".ipynb")}
@@ -189,7 +210,19 @@ def parse_notebooks(r: Reader, parts: Iterable[_Part]) -> NotebookSpec:
         logs=_logs(r.table("logs", required=False)),
         model=_identifier(r, "model", d.model),
         data_dir=_relative(r, "data_dir", d.data_dir),
+        rules=tuple(_rule(rule) for rule in (r.array("rules") if "rules" in r.raw else [])),
     )
+
+
+def _rule(r: Reader) -> CellRule:
+    r.only("pattern", "action", "text", "why")
+    rule = CellRule(r.text("pattern"), r.choice("action", CELL_ACTIONS, "neutralise"),
+                    r.text("text", ""), r.text("why", ""))  # fmt: skip
+    try:
+        re.compile(rule.pattern, re.MULTILINE)
+    except re.error as exc:
+        raise SpecError(r.path, r.key("pattern"), f"not a regular expression: {exc}") from None
+    return rule
 
 
 def _identifier(r: Reader, key: str, default: str) -> str:

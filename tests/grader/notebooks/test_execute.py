@@ -155,3 +155,31 @@ def test_the_trained_model_is_read_out_of_the_kernel(executed: Executed) -> None
     assert sorted(executed.model.params) == ["W1", "W2", "b1", "b2"]
     # The kernel's net learned something: its arrays are not the initial ones.
     assert np.abs(executed.model.params["b2"]).max() > 0
+
+
+def test_the_kernels_model_is_measured_by_the_grader(executed: Executed, tmp_path: Path) -> None:
+    """The model read out of the kernel is data: the accuracy stage measures it on splits the
+    kernel never saw (the synthetic test split included) and grades the measure."""
+    from grader.accuracy import data
+    from grader.accuracy.check import NotebookModel, grade_rules
+    from grader.checks.oracle import LiveOracle
+    from grader.spec import FinalAccuracy
+    from reference.data import write_synthetic_cifar10
+
+    def no_course(path: Path) -> None:
+        raise AssertionError(f"no course file expected, got {path}")
+
+    folder = write_synthetic_cifar10(tmp_path / "cifar", images_per_batch=300, num_test=400, seed=3)
+    (tmp_path / "submission").mkdir()  # no model file: the notebook is the only source
+    accuracy = grade_rules(
+        [FinalAccuracy(lower=32, upper=60, points=10, part="p")],
+        tmp_path / "submission",
+        data.load(folder),
+        oracle=LiveOracle(),
+        open_course=no_course,  # type: ignore[arg-type]
+        notebook=NotebookModel(model=executed.model),
+    )
+    (outcome,) = accuracy.outcomes
+    assert accuracy.extra is not None and accuracy.extra["source"] == "notebook"
+    assert 0 <= accuracy.extra["val"] <= 1 and 0 <= accuracy.extra["test"] <= 1
+    assert outcome.credit is not None and "measured" in outcome.message

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 
+from assignments import spec_dir
 from grader.notebooks.neutralize import DEFAULT_RULES, Rule, apply_rules, prepare
 
 COLAB = (
@@ -66,3 +69,44 @@ def test_student_metadata_and_outputs_are_dropped_from_a_copy() -> None:
     assert "kernelspec" not in prepared.metadata
     assert nb.cells[0].metadata["tags"] == ["raises-exception"]  # the original is untouched
     assert notes == []
+
+
+def test_a_specs_rules_skip_heavy_cells_and_shrink_the_data(tmp_path: Path) -> None:
+    """``[[notebooks.rules]]`` as the execution stage applies them, after the Colab rules."""
+    from grader.spec import load_spec
+    from grader.spec.notebooks import CellRule
+
+    spec_text = (spec_dir() / "cs231n-2021.toml").read_text() + (
+        "\n[[notebooks.rules]]\npattern = 'num_epochs=\\d+'\naction = 'replace'\n"
+        "text = 'num_epochs=1'\nwhy = 'one epoch is enough to grade'\n"
+        "\n[[notebooks.rules]]\npattern = '^# HEAVY'\naction = 'skip'\nwhy = 'too slow'\n"
+    )
+    (tmp_path / "spec.toml").write_text(spec_text)
+    spec = load_spec(tmp_path / "spec.toml")
+    assert spec.notebooks.rules[1] == CellRule("^# HEAVY", "skip", "", "too slow")
+    rules = (
+        *DEFAULT_RULES,
+        *(Rule(r.pattern, r.action, r.text, r.why) for r in spec.notebooks.rules),
+    )
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("solver = Solver(model, data, num_epochs=20)"),
+            nbformat.v4.new_code_cell("# HEAVY: the search\nfor lr in lrs:\n    train(lr)"),
+        ]
+    )
+    ready, notes = prepare(nb, rules)
+    assert ready.cells[0].source == "solver = Solver(model, data, num_epochs=1)"
+    assert "train(lr)" not in ready.cells[1].source
+    assert len(notes) == 2
+
+
+def test_a_spec_rule_must_be_a_regular_expression(tmp_path: Path) -> None:
+    from grader.errors import SpecError
+    from grader.spec import load_spec
+
+    spec_text = (
+        spec_dir() / "cs231n-2021.toml"
+    ).read_text() + "\n[[notebooks.rules]]\npattern = '('\n"
+    (tmp_path / "spec.toml").write_text(spec_text)
+    with pytest.raises(SpecError, match="not a regular expression"):
+        load_spec(tmp_path / "spec.toml")

@@ -168,6 +168,13 @@ async def run_cells(
                         await asyncio.wait_for(after(), max(deadline - time.monotonic(), 1.0))
                     except asyncio.TimeoutError:
                         pass  # what ``after`` did not get, it reports itself
+    except RuntimeError as exc:
+        # jupyter_client's words for a kernel that died or never answered ``kernel_info``: the
+        # student's notebook is not to blame for a kernel that did not start, and every cell says
+        # why it did not run (the kernel's own output is in the instructor's log).
+        if reports:
+            raise
+        stopped = f"not run: the kernel did not start ({limit_hit() or exc})"
     finally:
         kill()
         # nbclient leaves the channels open when it was given the kernel manager; the heartbeat

@@ -163,7 +163,7 @@ def test_running_statistics_of_shape_1_by_d_are_still_compared(tmp_path: Path, c
     spec = course_spec(course)
     train = of(spec, "batchnorm_forward", where=lambda c: not in_test_mode(c))
     assert train <= lost(result)
-    assert all("momentum" in (diagnoses(result).get(i) or "") for i in train)
+    assert all("momentum" in (diagnoses(result).get(i) or "") for i in train), failures(result)
 
 
 # -- §6 batch normalization -----------------------------------------------------------------------

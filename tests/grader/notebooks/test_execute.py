@@ -130,7 +130,10 @@ def executed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 def test_errors_and_timeouts_are_reported_and_the_rest_runs(executed: Executed) -> None:
     statuses = [(c.index, c.status) for c in executed.cells]
-    assert statuses == [(1, "ok"), (2, "ok"), (3, "error"), (4, "timeout"), (5, "ok"), (6, "ok")]
+    assert statuses == [(1, "ok"), (2, "ok"), (3, "error"), (4, "timeout"), (5, "ok"), (6, "ok")], (
+        executed.cells,
+        executed.kernel_log[-3000:],
+    )
     assert executed.cells[2].message.startswith("ZeroDivisionError")
     assert "per-cell time limit" in executed.cells[3].message
     nb = nbformat.reads(executed.notebook, as_version=4)

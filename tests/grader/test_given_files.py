@@ -86,7 +86,9 @@ def test_an_empty_stand_in_answers_any_name_it_is_asked_for(spec: Spec, tmp_path
     getter = namespace["__getattr__"]
     assert callable(getter)
     conv = getter("conv_forward_fast")
-    with pytest.raises(NotImplementedError, match="given course file"):
+    not_run = namespace["GivenFileNotRun"]
+    assert isinstance(not_run, type) and issubclass(not_run, RuntimeError)
+    with pytest.raises(not_run, match="given course file"):
         conv(1, 2)
     with pytest.raises(AttributeError):
         getter("__path__")

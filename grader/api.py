@@ -2,34 +2,49 @@
 
 Defaults live here once, in keyword-only signatures. A problem with one submission becomes a
 message and a zero score in its result, and one whose files cannot be written comes back with
-``unwritten`` set; only ``SpecError``/``GraderError`` abort a run.
+``unwritten`` set; only ``SpecError``/``GraderError`` abort a run, and Ctrl-C stops one
+(``GradingInterrupted``, after tearing down what runs; ``grader.fanout``).
 Limits are given one way everywhere: a mapping of ``grader.sandbox.Limits`` field names to values
 (in the field's units), over the spec's ``[limits]``, over the defaults.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import logging
+import os
 import shutil
 import tempfile
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
-from grader import intake, pipeline
+from grader import fanout, intake, pipeline
 from grader.accuracy import data as accuracy_data
 from grader.accuracy.single import Evaluation, evaluate_file
 from grader.errors import GraderError
 from grader.notebooks.run import ExecuteOptions
 from grader.report import names
-from grader.report.render import render
+from grader.report.batch import write_class_views
+from grader.report.render import render, write_whole
 from grader.results import SubmissionResult
 from grader.sandbox import resolve_mode
 from grader.spec import Spec
 from grader.spec.registry import available_specs, get_spec
 
-__all__ = ["available_specs", "check", "evaluate", "get_spec", "grade", "grade_submission"]
+__all__ = [
+    "GradingInterrupted",
+    "available_specs",
+    "check",
+    "evaluate",
+    "get_spec",
+    "grade",
+    "grade_submission",
+    "write_reports",
+]
+
+logger = logging.getLogger(__name__)
 
 
 def grade_submission(
@@ -84,6 +99,18 @@ def cifar_folder(data: Path | None) -> Path | None:
     return folder
 
 
+class GradingInterrupted(KeyboardInterrupt):
+    """``grade`` was stopped by Ctrl-C: what finished is written, the rest is not. A
+    ``KeyboardInterrupt``, so a caller who does not look for it still stops as on any Ctrl-C."""
+
+    def __init__(self, results: Sequence[SubmissionResult], not_graded: Sequence[str]) -> None:
+        super().__init__(f"interrupted: {len(not_graded)} submission(s) not graded")
+        self.results = list(results)
+        """The submissions that finished (written, or ``unwritten`` saying why), in input order."""
+        self.not_graded = list(not_graded)
+        """The names of the submissions not graded (the inputs, if intake was interrupted)."""
+
+
 def grade(
     paths: Sequence[Path],
     *,
@@ -93,17 +120,32 @@ def grade(
     sandbox: str = "auto",
     limits: Mapping[str, float] | None = None,
     on_result: Callable[[SubmissionResult, Path], None] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
     data: Path | None = None,
     execute: ExecuteOptions | None = None,
 ) -> list[SubmissionResult]:
-    """Grade every submission under ``paths`` into ``out/<folder>/results.json``.
+    """Grade every submission under ``paths`` into ``out/<folder>/results.json``, then write the
+    class views (``index.html``, ``grades.csv``: ``grader.report.batch``) into ``out``.
 
     Each result's ``folder`` is its name when that is a safe folder name, else a safe slug of it
-    (``grader.report.names``). A result whose files cannot be written comes back with
-    ``unwritten`` saying why, and the batch goes on.
+    (``grader.report.names``). Each result is written the moment it is graded, whatever
+    ``jobs``, so an interrupted batch keeps what finished. A result whose files cannot be
+    written comes back with ``unwritten`` saying why, and the batch goes on; class views that
+    cannot be written are logged (every result is on disk).
+
+    Args:
+        on_start: called with a submission's name and the batch's size as its grading starts.
+        on_result: called with each result and its results.json path once written, in the
+            order they finish.
+
+    Returns:
+        The results in input order.
 
     Raises:
-        GraderError: ``out`` cannot be created (before anything is graded).
+        GraderError: ``out`` cannot be created (before anything is graded), or the run's setup
+            is wrong (a spec, the sandbox).
+        GradingInterrupted: Ctrl-C (SIGINT to this process or a worker): the running
+            submissions' sandboxes are torn down, what finished is written (class views too).
     """
     spec = get_spec(assignment) if assignment else None
     specs = tuple(available_specs().values())  # parsed once, not once per submission
@@ -113,35 +155,48 @@ def grade(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GraderError(f"cannot create the output folder {out}: {exc}") from exc
-    with tempfile.TemporaryDirectory(prefix="nngrader-") as tmp:
+    limits, stop = dict(limits or {}), fanout.Stop()
+    # Ctrl-C is caught around the whole batch, temporary folder included: the teardown (the
+    # sandboxes, the class views, removing the temporary files) must not be cut short by it.
+    with stop.catching(), tempfile.TemporaryDirectory(prefix="nngrader-") as tmp:
         packages = intake.bundled_package_names() | intake.package_names([spec] if spec else [])
-        submissions = intake.collect(
-            [Path(p) for p in paths], Path(tmp) / "intake", packages=packages
-        )
+        try:
+            with stop.exposed():
+                submissions = intake.collect(
+                    [Path(p) for p in paths], Path(tmp) / "intake", packages=packages
+                )
+        except KeyboardInterrupt:
+            raise GradingInterrupted([], [str(p) for p in paths]) from None
         folders = names.folders([s.name for s in submissions])
-        results: list[SubmissionResult] = []
+        slots: list[SubmissionResult | None] = [None] * len(submissions)
 
-        def done(result: SubmissionResult, folder: str) -> None:
-            result = _written(replace(result, folder=folder), out)
-            results.append(result)
+        def begin(i: int) -> None:
+            if on_start:
+                on_start(submissions[i].name, len(submissions))
+
+        def done(i: int, result: SubmissionResult) -> None:
+            slots[i] = result = _written(replace(result, folder=folders[i]), out)
             if on_result:
-                on_result(result, out / folder / "results.json")
+                on_result(result, out / folders[i] / "results.json")
 
         work = Path(tmp) / "work"
         work.mkdir(mode=0o700)  # sandbox uids may search it (to their own folder), never list it
-        jobs_args = [
-            (s, spec, specs, work / f"{i}", isolation, dict(limits or {}), cifar, execute)
+        batch = [
+            partial(_grade_job, s, spec, specs, work / f"{i}", isolation, limits, cifar, execute)
             for i, s in enumerate(submissions)
         ]
         if jobs <= 1:
-            for args, folder in zip(jobs_args, folders, strict=True):
-                done(_grade_job(*args), folder)
+            fanout.serial(batch, stop, begin, done)
         else:
-            # Processes, not threads: the reference consumes the global legacy np.random.
-            with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-                graded = pool.map(_grade_job, *zip(*jobs_args, strict=True))
-                for result, folder in zip(graded, folders, strict=True):
-                    done(result, folder)
+            fanout.parallel(batch, stop, begin, done, jobs=jobs)
+        results = [r for r in slots if r is not None]
+        try:
+            write_class_views(results, out)
+        except OSError as exc:
+            logger.error("the class views (index.html, grades.csv) were not written: %s", exc)
+        not_graded = [s.name for s, r in zip(submissions, slots, strict=True) if r is None]
+        if not_graded:
+            raise GradingInterrupted(results, not_graded)
     return results
 
 
@@ -170,16 +225,17 @@ def _grade_job(
     execute: ExecuteOptions | None = None,
 ) -> SubmissionResult:
     try:
-        return pipeline.grade_submission(
-            submission,
-            spec=spec,
-            specs=specs,
-            workdir=workdir,
-            isolation=isolation,
-            limits=limits,
-            data=data,
-            execute=execute,
-        )
+        with fanout.killing_leftovers():
+            return pipeline.grade_submission(
+                submission,
+                spec=spec,
+                specs=specs,
+                workdir=workdir,
+                isolation=isolation,
+                limits=limits,
+                data=data,
+                execute=execute,
+            )
     except GraderError:
         raise  # the run's setup is wrong (a spec, the sandbox): the next submission fares no better
     except Exception as exc:
@@ -207,20 +263,64 @@ def check(
     data: Path | None = None,
     execute: ExecuteOptions | None = None,
 ) -> SubmissionResult:
-    """Grade one submission on its public checks only (students, CI)."""
+    """Grade one submission on its public checks only (students, CI).
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C; the submission's processes are killed first (as in ``grade``).
+    """
     spec = get_spec(assignment) if assignment else None
-    with tempfile.TemporaryDirectory(prefix="nngrader-") as tmp:
-        (submission,) = intake.collect([path], Path(tmp) / "intake", lms=False)
-        return grade_submission(
-            submission,
-            spec=spec,
-            workdir=Path(tmp) / "work",
-            sandbox=sandbox,
-            limits=limits,
-            public_only=True,
-            data=data,
-            execute=execute,
-        )
+    stop = fanout.Stop()
+    with stop.catching(), tempfile.TemporaryDirectory(prefix="nngrader-") as tmp:
+        with stop.exposed(), fanout.killing_leftovers():
+            (submission,) = intake.collect([path], Path(tmp) / "intake", lms=False)
+            return grade_submission(
+                submission,
+                spec=spec,
+                workdir=Path(tmp) / "work",
+                sandbox=sandbox,
+                limits=limits,
+                public_only=True,
+                data=data,
+                execute=execute,
+            )
+
+
+def write_reports(
+    results: Sequence[SubmissionResult], *, junit: Path | None = None, summary: Path | None = None
+) -> None:
+    """Write the CI reports of ``results``: ``junit`` (JUnit XML, ``grader.report.junit``) and
+    ``summary`` (Markdown, ``grader.report.markdown``), each whole (a temporary file renamed over
+    it, its folder made if missing). The summary is also appended to ``$GITHUB_STEP_SUMMARY``
+    when that is set (GitHub Actions shows it on the run's page), and only appended when
+    ``summary`` is that very file (replacing it would drop the other steps' summaries).
+
+    Raises:
+        GraderError: a file could not be written.
+    """
+    from grader.report.junit import junit_xml
+    from grader.report.markdown import summary_markdown
+
+    if junit is not None:
+        _write_file(junit, junit_xml(results))
+    if summary is None:
+        return
+    text, step = summary_markdown(results), os.environ.get("GITHUB_STEP_SUMMARY")
+    if not step or Path(step).resolve() != summary.resolve():
+        _write_file(summary, text)
+    if step:
+        try:
+            with open(step, "a", encoding="utf-8", errors="backslashreplace") as file:
+                file.write(text if text.endswith("\n") else text + "\n")
+        except OSError as exc:
+            raise GraderError(f"$GITHUB_STEP_SUMMARY {step}: cannot append to it: {exc}") from exc
+
+
+def _write_file(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_whole(path, text)
+    except OSError as exc:
+        raise GraderError(f"{path}: cannot write it: {exc.strerror or exc}") from exc
 
 
 def evaluate(model: Path, *, assignment: str, data: Path | None = None) -> Evaluation:

@@ -12,6 +12,9 @@ Rule: elementwise and asymmetric, with the reference as the expected value (nump
 * NaN or inf in the student's output where the reference is finite fails; a non-finite reference
   value must be matched exactly (the same inf, NaN for NaN).
 * cs231n's ``rel_error`` is reported alongside, because students know it; it does not decide.
+
+A failed comparison of same-shaped arrays also keeps an ``ErrorSample`` (``error_sample``): the
+differences, small enough to plot in a report, never either array.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from typing import Any
 import numpy as np
 
 from grader.numeric import NotNumeric, numeric_array
-from grader.results import Comparison
+from grader.results import GRID_MAX, Comparison, ErrorSample
 
-__all__ = ["compare", "rel_error"]
+__all__ = ["compare", "error_sample", "rel_error"]
+
+HISTOGRAM_EDGES = tuple(float(e) for e in range(-12, 5))
+"""log10 |error| bin edges of an ``ErrorSample``: 1e-12 (float64 noise) up to 1e4."""
 
 
 def rel_error(x: Any, y: Any) -> float:
@@ -63,6 +69,7 @@ def compare(name: str, actual: Any, expected: Any, *, rtol: float, atol: float) 
             f"student output has {kind} at index {idx} where {_fmt(exp[idx])} was expected",
             mismatched=int(bad_finite.sum()),
             total=total,
+            errors=error_sample(act, exp),
         )
     # inf - inf, inf / inf: non-finite expected values are judged by the masks below, not by the
     # arithmetic, and extreme student values must not make a pure function warn.
@@ -104,6 +111,37 @@ def compare(name: str, actual: Any, expected: Any, *, rtol: float, atol: float) 
         max_rel_err=rel,
         mismatched=mismatched,
         total=total,
+        errors=error_sample(act, exp),
+    )
+
+
+def error_sample(actual: np.ndarray, expected: np.ndarray) -> ErrorSample:
+    """The differences of two same-shaped float64 arrays, for a plot.
+
+    ``grid`` keeps got - expected whole for arrays of at most two axes longer than 1 and
+    ``GRID_MAX`` elements (a heat map shows a wrong row or column at a glance); every array gets
+    the histogram of log10 |got - expected| over ``HISTOGRAM_EDGES``, its non-finite values
+    counted apart.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = actual - expected
+    finite = np.isfinite(diff)
+    grid = None
+    squeezed = diff.reshape([n for n in diff.shape if n != 1] or [1])
+    if squeezed.ndim <= 2 and diff.size <= GRID_MAX:
+        rows = squeezed.reshape(1, -1) if squeezed.ndim == 1 else squeezed
+        grid = tuple(tuple(float(x) for x in row) for row in rows)
+    with np.errstate(divide="ignore"):
+        logs = np.log10(np.abs(diff[finite]))
+    # Exact zeros and tiny errors fall in the first bin, huge ones in the last (clip, not drop).
+    logs = np.clip(logs, HISTOGRAM_EDGES[0], HISTOGRAM_EDGES[-1])
+    counts, _ = np.histogram(logs, bins=np.array(HISTOGRAM_EDGES))
+    return ErrorSample(
+        shape=tuple(int(n) for n in diff.shape),
+        grid=grid,
+        edges=HISTOGRAM_EDGES,
+        counts=tuple(int(c) for c in counts),
+        nonfinite=int((~finite).sum()),
     )
 
 

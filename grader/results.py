@@ -17,6 +17,33 @@ Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 
 
 @dataclass(frozen=True)
+class ErrorSample:
+    """How far a failing array was off, small enough to keep and plot (``grader.report.plots``).
+
+    Made in the grading process from the two arrays it compared (``grader.compare``); it holds
+    differences only, never either array.
+    """
+
+    shape: tuple[int, ...]
+    """Shape of the compared arrays."""
+    grid: tuple[tuple[float, ...], ...] | None
+    """The signed difference got - expected as rows (a 1-D array as one row), for arrays of at
+    most 2 dimensions (after dropping axes of length 1) and ``GRID_MAX`` elements; non-finite
+    where the student's value was; None for larger arrays."""
+    edges: tuple[float, ...]
+    """log10 bin edges of the |difference| histogram (``len(counts) + 1`` of them)."""
+    counts: tuple[int, ...]
+    """Elements per bin; an error below the first edge counts in the first bin, above the last
+    in the last."""
+    nonfinite: int = 0
+    """Elements where the student's value was NaN or infinite (not in ``counts``)."""
+
+
+GRID_MAX = 4096
+"""Largest array (elements) whose whole difference grid an ``ErrorSample`` keeps (64 x 64)."""
+
+
+@dataclass(frozen=True)
 class Comparison:
     """Outcome of comparing one student array with its expected counterpart (``grader.compare``)."""
 
@@ -34,6 +61,8 @@ class Comparison:
     """Number of elements outside the tolerance."""
     total: int = 0
     """Number of elements compared."""
+    errors: ErrorSample | None = None
+    """For a failed comparison of same-shaped arrays: the errors, for a plot."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +132,9 @@ class Outcome:
     broken protocol): host-worded, no text of the child. None: nothing to redact."""
     blocked_by: ModuleProblem | None = None
     """The module problem that kept this check from running (its message then says so)."""
+    curves: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    """Training histories the grading process measured or holds for this check, by name
+    (``loss`` per iteration, ``train_acc``/``val_acc`` per epoch), for plots; empty when none."""
     exercised: tuple[str, ...] | None = None
     """Canonical subjects whose code ran during this check (the child's record, which only
     picks the root cause a report names, never points); None when not known."""

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-TIMING = frozenset({"seconds"})
+TIMING = frozenset({"seconds", "execution_time"})
 """Keys of timing fields, which differ from run to run and are left out of every comparison."""
 CHECK_SECONDS = 5.0
 """Per-check time limit used for the bundled examples (one of them hangs on purpose)."""
@@ -75,6 +75,13 @@ class BundledResults(Mapping[str, dict[str, Any]]):
     def result(self, name: str) -> SubmissionResult:
         """The ``SubmissionResult`` of ``"<course>/<name>"`` (the one its results.json shows)."""
         return self._graded_once(name)[0]
+
+    def instructor(self, name: str) -> dict[str, Any]:
+        """The decoded ``instructor.json`` of ``"<course>/<name>"``, from the same run."""
+        result = self.result(name)
+        path = self.out / name.partition("/")[0] / result.name / "instructor.json"
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
 
     def __getitem__(self, name: str) -> dict[str, Any]:
         return self._graded_once(name)[1]

@@ -1,4 +1,5 @@
-"""Test-run wide hooks: ``sandbox``-marked tests fail instead of skipping when CI requires it.
+"""Test-run wide hooks: ``sandbox``-marked tests fail instead of skipping when CI requires it,
+and every written results.json and instructor.json is validated against its schema.
 
 With ``NNGRADER_REQUIRE_SANDBOX=1`` (set by ``.ci/run``) a ``sandbox``-marked test fails, naming
 the problem, when bubblewrap, root or the cgroup v1 pids/memory hierarchy is unusable: a CI
@@ -7,10 +8,17 @@ machine that silently lost its sandbox must not pass.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from grader.report.validate import VALIDATE_ENV
 from tests.bundled import BundledResults
 from tests.sandbox_support import REQUIRE_VARIABLE, REQUIRED, sandbox_problems
+
+# Every results.json and instructor.json any test writes (here or in a child nngrader, which
+# inherits the environment) is validated against its schema by the render stage.
+os.environ[VALIDATE_ENV] = "1"
 
 
 @pytest.hookimpl(tryfirst=True)  # before the skipif marks are evaluated

@@ -101,11 +101,13 @@ def grade_rules(
         return Accuracy(notes=(NO_DATA,))
     found: dict[tuple[Any, ...], Found] = {}
     outcomes = []
+    grades = []
     for rule in rules:
         key = _key(rule)
         if key not in found:
             found[key] = _find(rule, root, cifar, oracle, open_course, notebook)
         outcomes.append(_outcome(rule, found[key], notebook))
+        grades.append(_worked(rule, found[key]))
     first = found[_key(rules[0])]
     extra = {
         "val": first.val.fraction if first.val else None,
@@ -114,6 +116,7 @@ def grade_rules(
         "source": first.source,
         "error": first.error,
         "flags": _flags(first),
+        "grades": grades,
     }
     return Accuracy(tuple(outcomes), tuple(rule_check(r) for r in rules), extra)
 
@@ -198,6 +201,20 @@ def _outcome(rule: FinalAccuracy, found: Found, notebook: NotebookModel | None) 
         message="\n".join(lines),
         credit=result.credit,
     )
+
+
+def _worked(rule: FinalAccuracy, found: Found) -> dict[str, Any]:
+    """One rule's grade as the reports show it: the formula worked out on the measured number."""
+    measured = found.val if rule.split == "val" else found.test
+    result = grade(rule, measured.correct, measured.total) if measured else None
+    return {
+        "check": rule.id,
+        "split": rule.split,
+        "worked": result.worked if result else None,
+        "credit": float(result.credit) if result else 0.0,
+        "points": float(result.points) if result else 0.0,
+        "max_points": float(rule.points),
+    }
 
 
 def _pct(m: Measured) -> str:

@@ -43,6 +43,8 @@ class Context:
         self.comparisons: list[Comparison] = []
         self.diagnosis: str | None = None
         self.notes: list[str] = []
+        self.curves: dict[str, tuple[float, ...]] = {}
+        """Training histories measured here, for the report's plots (``Outcome.curves``)."""
         self.credit: Fraction | None = None
 
     # -- inputs ---------------------------------------------------------------------------------

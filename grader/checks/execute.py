@@ -223,6 +223,7 @@ def _run_one(check: Check, run: _Run, session: Session) -> Outcome:
         notes=tuple(ctx.notes),
         comparisons=comparisons,
         diagnosis=ctx.diagnosis,
+        curves=dict(ctx.curves),
         output=session.output_since(offset, run.limits.output_bytes),
         seconds=time.monotonic() - start,
         credit=ctx.credit,
@@ -295,6 +296,8 @@ def _judged(comparisons: Sequence[Comparison], subject: str) -> tuple[Status, st
         return "failed", f"{subject}: {failed[0].name}: {failed[0].message}{also}"
     if not comparisons:
         return "failed", f"{subject}: nothing was compared"
+    if len(comparisons) == 1:
+        return "passed", "the 1 comparison passed"
     return "passed", f"all {len(comparisons)} comparisons passed"
 
 

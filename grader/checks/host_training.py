@@ -68,6 +68,8 @@ class Trained:
     """What the loop found: the loss history, the best validation accuracy, what stopped it."""
 
     losses: list[float] = field(default_factory=list)
+    accuracies: list[float] = field(default_factory=list)
+    """Validation accuracy at each record (first iteration, epoch ends, last iteration)."""
     accuracy: float = 0.0
     failure: tuple[str, str] | None = None
     """(comparison name, message) of the problem that stopped training, if one did."""
@@ -109,6 +111,7 @@ def train_on_host(
                 if setup.num_train_samples is not None and num_train > setup.num_train_samples:
                     rng.choice(num_train, setup.num_train_samples)  # the train-accuracy subset
                 accuracy = _accuracy(ref, loop.params, X_val, y_val)
+                trained.accuracies.append(accuracy)
                 if accuracy > trained.accuracy:
                     trained.accuracy = accuracy
                     best = {k: v.copy() for k, v in loop.params.items()}

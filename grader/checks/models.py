@@ -35,7 +35,9 @@ def init(ctx: Context) -> None:
     model = build(ctx, kw)
     params = ctx.request("getattr", obj={"handle": model.id, "attr": "params"})
     if not ctx.require(
-        "params", isinstance(params, dict), f"model.params is {type(params).__name__}, not a dict"
+        "params",
+        isinstance(params, dict),
+        f"model.params is a {type(params).__name__} (must be a dict)",
     ):
         return
     missing, extra = sorted(set(ref.params) - set(params)), sorted(set(params) - set(ref.params))
@@ -121,7 +123,7 @@ def loss(ctx: Context) -> None:
     if not ctx.compare("loss", student_loss, ref_loss) and uniforms:
         _name_dropout_mistake(ctx, kw, X, y, ref, student_loss)
     if not ctx.require(
-        "grads", isinstance(grads, dict), f"grads is {type(grads).__name__}, not a dict"
+        "grads", isinstance(grads, dict), f"grads is a {type(grads).__name__} (must be a dict)"
     ):
         return
     student = {"loss": student_loss}

@@ -69,7 +69,7 @@ def judge_without_injection(
     """Judge a dropout net without injected masks (see the module docstring); ``X``: (N, D)."""
     ctx.notes.append(NOTE)
     if not ctx.require(
-        "grads", isinstance(grads, dict), f"grads is {type(grads).__name__}, not a dict"
+        "grads", isinstance(grads, dict), f"grads is a {type(grads).__name__} (must be a dict)"
     ):
         return
     missing = sorted(set(ref.params) - set(grads))

@@ -69,6 +69,8 @@ def train(ctx: Context) -> None:
     # The architecture's parameters, with their shapes: what a failure is measured against.
     architecture = ", ".join(f"{k} {reference.params[k].shape}" for k in sorted(reference.params))
     trained = train_on_host(ctx, model, reference, data, setup)
+    # Measured here (the host's forward pass on the parameters it holds): plotted in the report.
+    ctx.curves = {"loss": tuple(trained.losses), "val_acc": tuple(trained.accuracies)}
     failed, problem = trained.failure or ("", "")
     # A passing comparison's message is shown too: each says what was found, never a failure.
     if not ctx.require(

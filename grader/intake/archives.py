@@ -3,7 +3,10 @@
 Zip members are written in chunks with the size, compression-ratio and budget limits checked on
 the bytes actually written (declared sizes can lie). Folder files are opened with ``O_NOFOLLOW``
 and ``O_NONBLOCK``; a symlink is copied as the file it names only when that file is inside the
-submission, and every skipped entry becomes a note.
+submission, and every skipped entry becomes a note. Where a listed entry is written is the
+caller's ``place`` (an LMS student's files sit at the top of their submission). A zip that does
+not open says so with its name, and so does one cut short: a truncated export can end inside a
+student's stored zip, whose directory would otherwise be read as the export's.
 """
 
 from __future__ import annotations
@@ -14,14 +17,18 @@ import os
 import stat
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from grader.intake.listing import Budget, Entry, ExtractLimits, IntakeError, human_size
 
 __all__ = [
     "MAX_NOTES",
     "UNREADABLE",
+    "Place",
+    "as_listed",
+    "capped",
     "copy_entries",
     "extract",
     "open_zip",
@@ -33,7 +40,12 @@ MAX_NOTES = 20
 """Notes kept per submission; the rest are counted in one last note."""
 _CHUNK = 1 << 16
 # O_NONBLOCK: opening a fifo that slipped past the listing must not hang intake.
-_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_FOLLOW_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS = _FOLLOW_FLAGS | os.O_NOFOLLOW
+_LOCAL_HEADER = b"PK\x03\x04"
+"""How a zip member's data starts (and so does every zip written by a zip tool)."""
+Place = Callable[[PurePosixPath], PurePosixPath]
+"""Where a listed entry is written, relative to the submission's folder."""
 UNREADABLE = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -46,18 +58,66 @@ UNREADABLE = (
 """What reading a broken or unsupported zip raises."""
 
 
+def as_listed(rel: PurePosixPath) -> PurePosixPath:
+    """The ``Place`` of an input taken whole: every entry where the listing has it."""
+    return rel
+
+
+def capped(notes: list[str]) -> list[str]:
+    """At most ``MAX_NOTES`` notes, and one counting the rest."""
+    if len(notes) <= MAX_NOTES:
+        return notes
+    return [*notes[:MAX_NOTES], f"... and {len(notes) - MAX_NOTES} more skipped entries"]
+
+
 @contextlib.contextmanager
-def open_zip(path: Path) -> Iterator[zipfile.ZipFile]:
-    """Open an archive found inside an input without following a symlink in its place.
+def open_zip(path: Path, label: str, *, follow: bool = False) -> Iterator[zipfile.ZipFile]:
+    """Open an archive without following a symlink in its place (unless ``follow``).
+
+    Args:
+        path: the archive.
+        label: how messages name it (the name it has in the input, not our copy's).
+        follow: the instructor's own path: a symlink there is theirs to follow.
 
     Raises:
-        IntakeError: ``path`` is not a regular file.
+        IntakeError: ``path`` cannot be read, is not a regular file, or is no whole zip.
     """
-    with os.fdopen(os.open(path, _OPEN_FLAGS), "rb") as raw:
+    try:
+        raw = os.fdopen(os.open(path, _FOLLOW_FLAGS if follow else _OPEN_FLAGS), "rb")
+    except OSError as exc:
+        raise IntakeError(f"{label} could not be read ({exc.strerror})") from exc
+    with raw:
         if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
-            raise IntakeError(f"{path.name} is not a regular file")
-        with zipfile.ZipFile(raw) as data:  # a ZipFile does not close a file object it was given
+            raise IntakeError(f"{label} is not a regular file")
+        try:
+            data = zipfile.ZipFile(raw)  # a ZipFile does not close a file object it was given
+        except UNREADABLE as exc:
+            raise IntakeError(
+                f"{label} could not be opened: the zip file is broken or unsupported ({exc})"
+            ) from exc
+        with data:
+            _check_whole(data, raw, label)
             yield data
+
+
+def _check_whole(data: zipfile.ZipFile, raw: BinaryIO, label: str) -> None:
+    """Refuse a zip whose directory lists nothing from its start, when its start is a member.
+
+    Python reads bytes before the first listed member as a prefix (a self-extractor's stub). A
+    zip that starts with a member of its own and lists none from there lost its directory: an
+    export cut short ends inside a student's stored zip, whose directory was found instead.
+
+    Raises:
+        IntakeError: ``data`` is such a zip.
+    """
+    start = min((info.header_offset for info in data.infolist()), default=0)
+    if start > 0:
+        raw.seek(0)
+        if raw.read(len(_LOCAL_HEADER)) == _LOCAL_HEADER:
+            raise IntakeError(
+                f"{label} could not be opened: the zip file is broken or unsupported (it is cut "
+                "short: its directory is missing, and the one found belongs to a zip inside it)"
+            )
 
 
 def write_member(
@@ -95,12 +155,12 @@ def write_member(
 def extract(
     data: zipfile.ZipFile,
     entries: Sequence[Entry],
-    strip: PurePosixPath,
+    place: Place,
     dest: Path,
     limits: ExtractLimits,
     budget: Budget,
 ) -> list[str]:
-    """Extract ``entries`` (paths made relative to ``strip``) into ``dest``.
+    """Extract ``entries`` into ``dest``, each at its ``place``.
 
     Returns:
         Notes on what was skipped (none: a zip's refusals are errors).
@@ -114,7 +174,7 @@ def extract(
             raise IntakeError(entry.problem)
     for entry in entries:
         if entry.kind == "file" and not entry.skipped and entry.info is not None:
-            write_member(data, entry.info, dest / entry.rel.relative_to(strip), limits, budget)
+            write_member(data, entry.info, dest / place(entry.rel), limits, budget)
     return []
 
 
@@ -153,10 +213,10 @@ def _copy_file(
                 out.write(chunk)
 
 
-def _link_target(link: Path, root: Path) -> tuple[Path | None, str]:
-    """A symlink's resolved target when it is a regular file inside ``root``, else why not."""
+def _link_target(link: Path, roots: Sequence[Path]) -> tuple[Path | None, str]:
+    """A symlink's resolved target when it is a regular file inside one of ``roots``, else why."""
     target = Path(os.path.realpath(link))
-    if not target.is_relative_to(root):
+    if not any(target.is_relative_to(root) for root in roots):
         return None, "symbolic link leading outside the submission (not followed)"
     try:
         mode = target.stat().st_mode
@@ -170,15 +230,17 @@ def _link_target(link: Path, root: Path) -> tuple[Path | None, str]:
 def copy_entries(
     src: Path,
     entries: Sequence[Entry],
-    strip: PurePosixPath,
+    place: Place,
+    inside: Sequence[PurePosixPath],
     dest: Path,
     limits: ExtractLimits,
     budget: Budget,
 ) -> list[str]:
-    """Copy a folder's listed files into ``dest`` (paths made relative to ``strip``).
+    """Copy a folder's listed files into ``dest``, each at its ``place``.
 
-    A symlink is copied as the file it names only when that file is inside the submission
-    (``src / strip``): links to the reference, another student or ``/etc`` are never followed.
+    A symlink is copied as the file it names only when that file is inside the submission (one
+    of the folders ``inside``, relative to ``src``): links to the reference, another student or
+    ``/etc`` are never followed.
 
     Returns:
         Notes on what was skipped, at most ``MAX_NOTES`` and one counting the rest.
@@ -187,26 +249,24 @@ def copy_entries(
         OverBudget: ``budget`` ran out.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    root = (src / strip).resolve()
+    roots = [(src / folder).resolve() for folder in inside]
     notes: list[str] = []
     for entry in entries:
         if entry.skipped or entry.kind == "dir":
             continue
-        rel = entry.rel.relative_to(strip)
+        rel = place(entry.rel)
         source = src / entry.rel
         if entry.kind == "special":
             notes.append(f"skipped {rel}: not a regular file")
             continue
         if entry.kind == "link":
-            target, why = _link_target(source, root)
+            target, why = _link_target(source, roots)
             if target is None:
                 notes.append(f"skipped {rel}: {why}")
                 continue
             source = target
         _copy_file(source, dest / rel, rel, limits, budget, notes)
-    if len(notes) > MAX_NOTES:
-        notes[MAX_NOTES:] = [f"... and {len(notes) - MAX_NOTES} more skipped entries"]
-    return notes
+    return capped(notes)
 
 
 def zip_bytes(files: dict[str, bytes]) -> bytes:

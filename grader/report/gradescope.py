@@ -1,12 +1,17 @@
-"""Gradescope ``results.json`` (the autograder results format) plus nngrader's own detail.
+"""Gradescope ``results.json`` (the autograder results format), with our detail in ``extra_data``.
 
-Gradescope reads the top-level ``score``, ``output``, ``visibility``, ``stdout_visibility`` and
-``tests[]`` with ``name``, ``score``, ``max_score``, ``status`` ('passed'/'failed'), ``output``,
-``visibility``, ``tags`` and ``extra_data``; other keys are ignored by Gradescope and carry our
-detail: ``submission`` is the submission's name as found (``grader.report.names.readable``),
-whatever folder the file was written to.
-Every check is rendered from its student view (``grader.report.student_view``), which decides what
-a student may see.
+The top level holds only the keys Gradescope documents (``score``, ``execution_time``,
+``output``, ``output_format``, ``visibility``, ``stdout_visibility``, ``extra_data``, ``tests``;
+we write no ``leaderboard``), and each test only its documented keys (``name``, ``score``,
+``max_score``, ``status``, ``output``, ``output_format``, ``visibility``, ``tags``,
+``extra_data``). Everything of our own is under ``extra_data``: at the top ``max_score``,
+``submission`` (the name as found, ``grader.report.names.readable``, whatever folder the file was
+written to), ``assignment``, ``detection``, ``isolation``, ``error``, ``notes`` and the result's
+own ``extra``. ``grader/report/schemas/results.schema.json`` pins the form; the tests validate
+every results.json they write against it.
+
+Every check is rendered from its student view (``grader.report.student_view``) in its released
+form, with its visibility: Gradescope itself withholds a test until its visibility allows.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import math
 from typing import Any
 
 from grader.report.names import readable
-from grader.report.student_view import StudentCheck, student_check
+from grader.report.student_view import StudentCheck, student_check, student_extra
 from grader.results import SubmissionResult
 
 
@@ -39,7 +44,8 @@ def _test(check: StudentCheck) -> dict[str, Any]:
         "score": check.score,
         "max_score": check.max_score,
         "status": "passed" if check.status == "passed" else "failed",
-        "output": "\n".join(lines),
+        "output": "\n".join(line for line in lines if line),
+        "output_format": "text",
         "visibility": check.visibility,
         "tags": [check.part],
         "extra_data": {
@@ -76,19 +82,22 @@ def to_gradescope(result: SubmissionResult) -> dict[str, Any]:
     output.extend(result.notes)
     return {
         "score": result.score,
-        "max_score": result.max_score,
+        "execution_time": round(result.seconds, 3),
         "output": "\n".join(output),
+        "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": [_test(student_check(c)) for c in result.checks],
-        "assignment": result.assignment,
-        "detection": result.detection,
-        "isolation": result.isolation,
-        "error": result.error,
-        "notes": list(result.notes),
-        "submission": readable(result.name),
-        "seconds": round(result.seconds, 3),
-        "extra_data": result.extra,
+        "extra_data": {
+            "max_score": result.max_score,
+            "submission": readable(result.name),
+            "assignment": result.assignment,
+            "detection": result.detection,
+            "isolation": result.isolation,
+            "error": result.error,
+            "notes": list(result.notes),
+            **student_extra(result),
+        },
     }
 
 

@@ -42,7 +42,7 @@ BWRAP = pytest.param(
 def test_grading_twice_gives_identical_results(tmp_path: Path, name: str, sandbox: str) -> None:
     first = graded(EXAMPLES / name, tmp_path / "a", sandbox)
     second = graded(EXAMPLES / name, tmp_path / "b", sandbox)
-    assert first["isolation"] == sandbox
+    assert first["extra_data"]["isolation"] == sandbox
     assert strip_timing(first) == strip_timing(second)
 
 
@@ -56,7 +56,10 @@ def test_bwrap_and_process_give_the_same_scores(
 ) -> None:
     isolated = graded(EXAMPLES / name, tmp_path / "a", "bwrap")
     plain = bundled_results[f"cs231n-2021/{name}"]
-    assert isolated["isolation"] == "bwrap" and plain["isolation"] == "process"
+    assert (
+        isolated["extra_data"]["isolation"] == "bwrap"
+        and plain["extra_data"]["isolation"] == "process"
+    )
     assert [(t["name"], t["score"]) for t in isolated["tests"]] == [
         (t["name"], t["score"]) for t in plain["tests"]
     ]

@@ -250,8 +250,10 @@ def zip_folder(folder: Path, path: Path) -> Path:
 def base_score(tmp_path_factory: pytest.TempPathFactory) -> float:
     """Score of the wrong-but-harmless base submission (every attack is planted in a copy)."""
     (base,) = grade([BASE], tmp_path_factory.mktemp("base-out"))
-    assert 0 < base.score < base.doc["max_score"], "the base must be wrong but harmless"
-    assert base.doc["isolation"] == "bwrap"
+    assert 0 < base.score < base.doc["extra_data"]["max_score"], (
+        "the base must be wrong but harmless"
+    )
+    assert base.doc["extra_data"]["isolation"] == "bwrap"
     assert not any(n in base.everything for n in NEEDLES), "a needle occurs in an honest report"
     return base.score
 
@@ -275,7 +277,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Probe:
     (doc,) = grade([sub], folder / "out")
     found = re.search(r"NNG-PROBE (\d+) (\d+)", doc.log)
     assert found, f"the probe's print is not in output.txt: {doc.log[:300]!r}"
-    return Probe(int(found[1]), int(found[2]), tuple(doc.doc["notes"]))
+    return Probe(int(found[1]), int(found[2]), tuple(doc.doc["extra_data"]["notes"]))
 
 
 @pytest.fixture
@@ -442,7 +444,7 @@ class Hostile:
         assert self._listener.connections == 0, "the attack reached a loopback listener"
         assert not left, f"left after grading: {sorted(left)}"
         for doc in docs:
-            assert doc.doc["isolation"] == "bwrap"
+            assert doc.doc["extra_data"]["isolation"] == "bwrap"
             assert LEAK not in doc.report, "an attack's find reached results.json"
             assert LEAK not in doc.log, "an attack's find reached output.txt"
             broken = [

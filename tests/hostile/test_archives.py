@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.grader.report.test_render import VIEWS
 from tests.hostile.conftest import (
     BASE,
     LEAK_PY,
@@ -35,7 +36,7 @@ BASE_FILES = (
 def graded_error(hostile: Hostile, archive: Path, expected: str) -> dict:
     (doc,) = hostile.grade(archive)
     assert doc.score == 0
-    assert expected in (doc.doc["error"] or ""), doc.doc["error"]
+    assert expected in (doc.doc["extra_data"]["error"] or ""), doc.doc["extra_data"]["error"]
     return doc.doc
 
 
@@ -68,7 +69,7 @@ def test_zip_bomb(hostile: Hostile) -> None:
     archive = write_zip(
         hostile.tmp / "bomb.zip", [*BASE_FILES, ("cs231n/data.bin", bytes(400 * 1024 * 1024))]
     )
-    error = graded_error(hostile, archive, "MiB")["error"]
+    error = graded_error(hostile, archive, "MiB")["extra_data"]["error"]
     assert "bomb" in error or "larger than" in error or "expands" in error
 
 
@@ -183,7 +184,7 @@ for _nng_folder in ({str(out)!r}, {str(out / "attack")!r}, {str(out / "victim")!
     # checks' child, then the hidden checks' fresh one), and every try is refused.
     refused = doc.log.count("NNG-WRITE refused")
     assert refused in (3, 6) and "NNG-WRITE wrote" not in doc.log
-    assert sorted(p.name for p in out.iterdir()) == ["attack"]
-    assert sorted(p.name for p in (out / "attack").iterdir()) == ["output.txt", "results.json"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["attack"]
+    assert sorted(p.name for p in (out / "attack").iterdir()) == sorted(VIEWS)
     assert json.loads((out / "attack" / "results.json").read_text())["score"] == doc.score
     assert doc.status("relu_forward") == "passed"

@@ -103,7 +103,7 @@ def grade_together(
         for r in results
     ]
     for doc in docs:
-        assert doc.doc["isolation"] == sandbox
+        assert doc.doc["extra_data"]["isolation"] == sandbox
     return docs
 
 
@@ -211,7 +211,9 @@ def test_a_thief_cannot_read_a_classmate_graded_at_the_same_time(
         jobs=2,
         check_seconds=3 * WAIT,
     )
-    assert classmate.score == classmate.doc["max_score"], "the classmate itself is correct"
+    assert classmate.score == classmate.doc["extra_data"]["max_score"], (
+        "the classmate itself is correct"
+    )
     assert "NNG-SAW-OWN" in stolen.log, "the search must reach the thief's own workspace"
     assert "NNG-STOLE " not in stolen.log, stolen.log[:2000]
     assert "NNG-STOLE-NOTHING" in stolen.log
@@ -223,7 +225,7 @@ def test_the_process_mode_report_says_how_classmates_are_kept_apart(
     tmp_path: Path, private: Path
 ) -> None:
     (doc,) = grade_together([private / "classmate"], tmp_path / "out", sandbox="process", jobs=1)
-    notes = " ".join(doc.doc["notes"])
+    notes = " ".join(doc.doc["extra_data"]["notes"])
     assert "isolation was OFF" in notes
     assert "not running as root" not in notes  # the uid drop applied, so no protection is missing
 
@@ -310,7 +312,7 @@ def test_nothing_a_submission_leaves_in_shared_folders_reaches_the_next(
         assert decoy.read_text().startswith("root's own file"), "the sweep followed a symlink"
     finally:
         decoy.unlink()
-    assert dropped.score == dropped.doc["max_score"]
+    assert dropped.score == dropped.doc["extra_data"]["max_score"]
     if sandbox == "process":  # the drop really happened (in bwrap only into its own /tmp)
         assert "NNG-DROPPED /tmp" in dropped.log and "NNG-DROPPED shm" in dropped.log
     assert "NNG-NOTHING-LEFT" in picked.log and "NNG-PICKED-UP" not in picked.log

@@ -59,13 +59,13 @@ def export(path: Path, students: list[str]) -> Path:
 def test_a_name_too_long_for_any_disk_does_not_stop_the_batch(hostile: Hostile) -> None:
     graded = hostile.grade(export(hostile.tmp / "export.zip", [LONG, "zed"]))
     # The name is kept in results.json, whatever folder holds it.
-    attacker, victim = sorted(graded, key=lambda g: g.doc["submission"] != LONG)
-    assert attacker.doc["submission"] == LONG and attacker.score <= hostile.base
-    folders = sorted(p.name for p in hostile.out.iterdir())
+    attacker, victim = sorted(graded, key=lambda g: g.doc["extra_data"]["submission"] != LONG)
+    assert attacker.doc["extra_data"]["submission"] == LONG and attacker.score <= hostile.base
+    folders = sorted(p.name for p in hostile.out.iterdir() if p.is_dir())
     assert "zed" in folders and len(folders) == 2
     (slug,) = (f for f in folders if f != "zed")
     assert slug.isascii() and len(slug) <= 100 and slug.startswith("e" * 20)
-    assert victim.doc["submission"] == "zed" and victim.score == hostile.base
+    assert victim.doc["extra_data"]["submission"] == "zed" and victim.score == hostile.base
 
 
 def test_a_name_taking_a_classmates_folder_does_not_overwrite_it(hostile: Hostile) -> None:
@@ -75,11 +75,15 @@ def test_a_name_taking_a_classmates_folder_does_not_overwrite_it(hostile: Hostil
 
     squatter = slug("Müller")
     muller, squat = hostile.grade(export(hostile.tmp / "export.zip", ["Müller", squatter]))
-    assert {muller.doc["submission"], squat.doc["submission"]} == {"Müller", squatter}
+    assert {muller.doc["extra_data"]["submission"], squat.doc["extra_data"]["submission"]} == {
+        "Müller",
+        squatter,
+    }
     assert muller.score <= hostile.base and squat.score <= hostile.base
     folders = {
-        json.loads((p / "results.json").read_text())["submission"]: p.name
+        json.loads((p / "results.json").read_text())["extra_data"]["submission"]: p.name
         for p in hostile.out.iterdir()
+        if p.is_dir()
     }
     assert folders[squatter] == squatter
     assert folders["Müller"] != squatter and folders["Müller"].startswith("Muller-")
@@ -114,13 +118,18 @@ def test_escapes_and_a_lookalike_slash_cannot_forge_a_terminal_line(
     assert "\x1b" not in text and "\r" not in text
     assert "59.0/59.0" not in text and "59.0\u221559.0" not in text
     lines = text.splitlines()
-    assert len(lines) == 3 and lines[-1].startswith("graded 2 submission(s)")
+    assert sum(line.endswith("results.json") for line in lines) == 2
+    assert lines[-1].startswith("results in ")
     attacker = next(line for line in lines if line.startswith("\\xff\\xfeevil"))
     assert attacker.startswith("\\xff\\xfeevil\\x1b[2K\\rbob  59.0\\u221559.0 ")
     assert any(line.startswith("victim ") for line in lines)
     docs = {
-        doc["submission"]: doc
-        for doc in (json.loads((p / "results.json").read_text()) for p in hostile.out.iterdir())
+        doc["extra_data"]["submission"]: doc
+        for doc in (
+            json.loads((p / "results.json").read_text())
+            for p in hostile.out.iterdir()
+            if p.is_dir()
+        )
     }
     assert set(docs) == {"\\xff\\xfeevil\x1b[2K\rbob  59.0\u221559.0", "victim"}
     assert all(doc["score"] <= hostile.base for doc in docs.values())

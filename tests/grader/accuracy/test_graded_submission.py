@@ -45,7 +45,7 @@ def test_the_measured_accuracy_is_graded_and_the_printed_one_only_shown(
         assert test["score"] < rule.points
         assert "the notebook printed validation accuracy 54.40%" in test["output"]
         assert "warning: the printed accuracy differs from the measured one" in test["output"]
-    assert doc["max_score"] == sum(t["max_score"] for t in doc["tests"])
+    assert doc["extra_data"]["max_score"] == sum(t["max_score"] for t in doc["tests"])
 
 
 def test_without_data_the_accuracy_is_left_out_and_said_so(tmp_path: Path) -> None:

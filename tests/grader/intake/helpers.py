@@ -62,3 +62,14 @@ def inner(**files: bytes) -> bytes:
     return zip_bytes(
         {"cs231n/layers.py": LAYERS, **{f"cs231n/{k}.bin": v for k, v in files.items()}}
     )
+
+
+MOODLE = "_assignsubmission_file_"
+"""How Moodle's "download all submissions" ends a student's folder name."""
+
+
+def unpacked(archive: Path, dest: Path) -> Path:
+    """``archive`` unpacked at ``dest`` (our own test zips only), as an instructor would."""
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(dest)
+    return dest

@@ -11,7 +11,7 @@ import pytest
 
 from assignments import spec_dir
 from grader.intake import ExtractLimits, bundled_package_names, collect, package_names, zip_bytes
-from grader.intake.lms import fair_shares
+from grader.intake.students import fair_shares
 from grader.spec import load_spec
 from tests.grader.intake.helpers import (
     LAYERS,

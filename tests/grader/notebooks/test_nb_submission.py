@@ -63,8 +63,11 @@ def test_a_graded_submission_reports_its_notebooks(tmp_path: Path) -> None:
     assert (
         "2 inline answer(s) in the notebooks await manual grading (2 points reserved, not part "
         "of this score)"
-    ) in doc["notes"]
-    assert any(n.startswith("BatchNormalization.ipynb is not valid JSON") for n in doc["notes"])
+    ) in doc["extra_data"]["notes"]
+    assert any(
+        n.startswith("BatchNormalization.ipynb is not valid JSON")
+        for n in doc["extra_data"]["notes"]
+    )
 
 
 def test_notebooks_alone_are_taken_in_and_refused_naming_what_is_missing(tmp_path: Path) -> None:

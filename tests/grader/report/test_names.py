@@ -14,6 +14,7 @@ from grader.report.names import MAX_BYTES, SHOWN_CHARS, folders, readable, shown
 from grader.report.render import render
 from grader.results import SubmissionResult
 from tests.bundled import bundled
+from tests.grader.report.test_render import VIEWS
 
 HOSTILE = [
     "é" * 200,  # 400 bytes: longer than any file name may be
@@ -135,7 +136,9 @@ def _result(name: str, log: str = "") -> SubmissionResult:
 def test_render_writes_to_the_slug_and_keeps_the_name(tmp_path: Path, name: str) -> None:
     path = render(_result(name, log="printed"), tmp_path)
     assert path == tmp_path / slug(name) / "results.json"
-    assert json.loads(path.read_text(encoding="ascii"))["submission"] == readable(name)
+    assert json.loads(path.read_text(encoding="ascii"))["extra_data"]["submission"] == readable(
+        name
+    )
     assert (path.parent / "output.txt").read_text() == "printed"
 
 
@@ -157,4 +160,4 @@ def test_a_write_that_fails_midway_leaves_the_last_files_whole(
     monkeypatch.undo()
     assert path.read_text() == before
     assert (path.parent / "output.txt").read_text() == "first run"
-    assert sorted(p.name for p in path.parent.iterdir()) == ["output.txt", "results.json"]
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(VIEWS)

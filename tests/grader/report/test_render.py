@@ -1,0 +1,76 @@
+"""The render stage writes every per-submission view; ``nngrader report`` re-renders them all
+from instructor.json without regrading, and ``--release`` shows what was withheld."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from grader.errors import GraderError
+from grader.report.render import render
+from grader.report.rerender import rerender
+from grader.results import SubmissionResult
+from tests.grader.report.test_instructor import rich_result
+
+VIEWS = {"results.json", "instructor.json", "report.html", "report-instructor.html", "output.txt"}
+
+
+def with_after_due_date(result: SubmissionResult) -> SubmissionResult:
+    later = replace(result.checks[0], check_id="later", title="Revealed after the due date")
+    return replace(result, checks=(*result.checks, replace(later, visibility="after_due_date")))
+
+
+def test_every_view_is_written_into_the_submission_folder(tmp_path: Path) -> None:
+    result = rich_result()
+    path = render(result, tmp_path)
+    folder = tmp_path / result.folder
+    assert path == folder / "results.json"
+    assert VIEWS | {"a.html"} == {p.name for p in folder.iterdir()}
+    assert (folder / "output.txt").read_text() == "everything printed"
+
+
+def test_report_re_renders_every_view_the_same_from_instructor_json(tmp_path: Path) -> None:
+    first = [rich_result(), replace(rich_result(), name="bob", folder="bob", log="other")]
+    for result in first:
+        render(result, tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    for path in before:
+        path.unlink()  # the views go; instructor.json must hold everything to make them again
+    for result in first:
+        (tmp_path / result.folder / "instructor.json").write_bytes(
+            before[tmp_path / result.folder / "instructor.json"]
+        )
+    again = rerender(tmp_path, release=False)
+    assert sorted(r.name for r in again) == sorted(r.name for r in first)
+    for path, data in before.items():
+        assert path.read_bytes() == data, path
+    assert (tmp_path / "index.html").is_file() and (tmp_path / "grades.csv").is_file()
+
+
+def test_release_shows_the_checks_withheld_until_release(tmp_path: Path) -> None:
+    result = with_after_due_date(rich_result())
+    render(result, tmp_path)
+    report = tmp_path / result.folder / "report.html"
+    assert "Revealed after the due date" not in report.read_text()
+    rerender(tmp_path, release=True)
+    assert "Revealed after the due date" in report.read_text()
+
+
+def test_report_of_a_folder_without_results_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(GraderError, match="holds no"):
+        rerender(tmp_path, release=False)
+
+
+def test_a_broken_instructor_json_is_named_and_the_others_are_re_rendered(tmp_path: Path) -> None:
+    render(rich_result(), tmp_path)
+    (tmp_path / "mallory").mkdir()
+    (tmp_path / "mallory" / "instructor.json").write_text("{not json")
+    with pytest.raises(GraderError, match="mallory") as raised:
+        rerender(tmp_path, release=False)
+    assert "re-rendered 1 of 2" in str(raised.value)
+    index = (tmp_path / "index.html").read_text()
+    assert json.loads((tmp_path / rich_result().folder / "results.json").read_text())
+    assert "mallory" not in index

@@ -38,7 +38,7 @@ from markupsafe import Markup
 from grader import sanitize
 from grader.report import plots
 from grader.report.names import readable, slug
-from grader.report.student_view import student_view
+from grader.report.student_view import student_extra, student_view
 from grader.results import CheckResult, SubmissionResult
 
 __all__ = [
@@ -229,13 +229,14 @@ def _manual(extra: Mapping[str, Any]) -> dict[str, Any] | None:
 def _common(result: SubmissionResult) -> dict[str, Any]:
     """What both reports of one submission show alike: never a check (the student's come from
     the student view), only what results.json shows a student too."""
+    extra = student_extra(result)
     return {
         "name": readable(result.name),
         "assignment": result.assignment,
         "error": result.error or "",
         "notes": result.notes,
-        "notebooks": _notebooks(result.extra),
-        "manual": _manual(result.extra),
+        "notebooks": _notebooks(extra),
+        "manual": _manual(extra),
     }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -275,18 +274,9 @@ def test_a_forged_traceback_carries_no_hidden_input_into_the_hidden_checks_messa
     hostile: Hostile,
 ) -> None:
     doc = hostile.attack(files=optim_with(FORGED))
-    # (b): each hidden check reports the exception, worded by the grader alone; the place named
-    # is the attack's real ``exec`` line, not a file or line it made up.
-    assert re.fullmatch(
-        r"raised an exception of its own class \(optim\.py, line \d+\) "
-        r"\(its name and message are not shown for hidden checks\)",
-        doc.message("sgd_momentum_hidden"),
-    ), doc.message("sgd_momentum_hidden")
-    assert re.fullmatch(
-        r"raised ValueError \(optim\.py, line \d+\) "
-        r"\(the message is not shown for hidden checks\)",
-        doc.message("adam_defaults_hidden"),
-    ), doc.message("adam_defaults_hidden")
+    # (b): a hidden check shows its status and points only, never a message (the wording that
+    # after_due_date checks show once released is pinned in tests/grader/checks/test_execute.py).
+    assert doc.message("sgd_momentum_hidden") == doc.message("adam_defaults_hidden") == ""
     for check_id in HIDDEN_OPTIM:
         assert doc.status(check_id) == "error"
         for forged in ("<lr=", "<w=", "line 99999", "E_", "w0="):

@@ -231,14 +231,15 @@ def outcome_of(outcomes: tuple[Outcome, ...], check_id: str) -> Outcome:
 
 
 def hidden_view(outcome: Outcome) -> str:
-    """What a student sees of ``outcome`` as a hidden check's result."""
+    """What a student sees of ``outcome`` as the result of a check that is not visible, once
+    released (``after_due_date``: a hidden check shows no message at all)."""
     check = CheckResult(
         **{f.name: getattr(outcome, f.name) for f in fields(Outcome)},
         part="p",
         title="t",
         score=0.0,
         max_score=1.0,
-        visibility="hidden",
+        visibility="after_due_date",
     )
     return student_check(check).message
 

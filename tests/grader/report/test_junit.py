@@ -10,9 +10,10 @@ import pytest
 import xmlschema
 
 from grader.report.junit import junit_xml, xml_text
-from grader.results import CheckResult, Comparison, ModuleProblem, Raised, SubmissionResult
+from grader.results import CheckResult, ModuleProblem, Raised, SubmissionResult
+from tests.grader.report import factories
+from tests.grader.report.factories import SECRET, check, secret_check
 
-SECRET = "array([[0.31415926, 2.7182818]])"  # noqa: S105 - a stand-in for a hidden input
 HOSTILE = "=cmd|' /C calc'!A0 <script>alert(1)</script> ]]> \x00\x07\x1b[2J \ufffe\ud800 `x`"
 
 
@@ -21,49 +22,10 @@ def schema() -> xmlschema.XMLSchema:
     return xmlschema.XMLSchema(str(files("grader.report").joinpath("schemas", "junit.xsd")))
 
 
-def check(
-    check_id: str, visibility: str = "visible", status: str = "failed", **kw: object
-) -> CheckResult:
-    fields: dict[str, object] = {
-        "check_id": check_id,
-        "part": "fc",
-        "title": f"{check_id} output",
-        "status": status,
-        "score": 2.0 if status == "passed" else 0.0,
-        "max_score": 2.0,
-        "visibility": visibility,
-        "message": f"{check_id}: worst element got 1.5, expected 2.0",
-        "seconds": 0.25,
-    }
-    fields.update(kw)
-    return CheckResult(**fields)  # type: ignore[arg-type]
-
-
-def secret_check(check_id: str, visibility: str) -> CheckResult:
-    """A check whose every student-facing field carries ``SECRET``."""
-    return check(
-        check_id,
-        visibility,
-        status="error",
-        message=f"raised ValueError: {SECRET} (layers.py, line 7)",
-        output=f"DEBUG {SECRET}",
-        diagnosis=f"looks like {SECRET}",
-        comparisons=(Comparison(name="dx", passed=False, message=f"got {SECRET}"),),
-        raised=Raised(type="ValueError", where=" (layers.py, line 7)"),
-        notes=(f"note {SECRET}",),
-    )
-
-
 def result(*checks: CheckResult, name: str = "alice", **kw: object) -> SubmissionResult:
-    return SubmissionResult(
-        name=name,
-        assignment="cs231n-2021",
-        detection="--assignment cs231n-2021",
-        checks=checks,
-        isolation="process",
-        extra={"files": {"layers": "hw2/cs231n/layers.py"}},
-        **kw,  # type: ignore[arg-type]
-    )
+    """A result whose graded files are known (the JUnit file attribute maps names to them)."""
+    kw.setdefault("extra", {"files": {"layers": "hw2/cs231n/layers.py"}})
+    return factories.result(*checks, name=name, **kw)
 
 
 def parse(text: str) -> ET.Element:

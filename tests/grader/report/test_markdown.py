@@ -9,9 +9,9 @@ import mistune
 import pytest
 
 from grader.report.markdown import MAX_BYTES, MESSAGE_CHARS, inert, summary_markdown
-from grader.results import CheckResult, Comparison, Raised, SubmissionResult
+from grader.results import SubmissionResult
+from tests.grader.report.factories import SECRET, check, result, secret_check
 
-SECRET = "array([[0.31415926, 2.7182818]])"  # noqa: S105 - a stand-in for a hidden input
 HOSTILE = (
     "=cmd|' /C calc'!A0 <script>alert(1)</script> <img src=x onerror=alert(1)> ]]> `code` "
     "**bold** [link](https://evil.example) ![img](x.png) https://evil.example www.evil.example "
@@ -19,49 +19,6 @@ HOSTILE = (
 )
 # CommonMark/GFM with raw HTML let through: whatever is not escaped renders as markup.
 RENDER = mistune.create_markdown(escape=False, plugins=["table", "url", "strikethrough", "math"])
-
-
-def check(
-    check_id: str, visibility: str = "visible", status: str = "failed", **kw: object
-) -> CheckResult:
-    fields: dict[str, object] = {
-        "check_id": check_id,
-        "part": "fc",
-        "title": f"{check_id} output",
-        "status": status,
-        "score": 2.0 if status == "passed" else 0.0,
-        "max_score": 2.0,
-        "visibility": visibility,
-        "message": f"{check_id}: worst element got 1.5, expected 2.0",
-    }
-    fields.update(kw)
-    return CheckResult(**fields)  # type: ignore[arg-type]
-
-
-def result(*checks: CheckResult, name: str = "alice", **kw: object) -> SubmissionResult:
-    return SubmissionResult(
-        name=name,
-        assignment="cs231n-2021",
-        detection="--assignment cs231n-2021",
-        checks=checks,
-        isolation="process",
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-def secret_check(check_id: str, visibility: str) -> CheckResult:
-    return check(
-        check_id,
-        visibility,
-        status="error",
-        message=f"raised ValueError: {SECRET} (layers.py, line 7)",
-        output=f"DEBUG {SECRET}",
-        diagnosis=f"looks like {SECRET}",
-        comparisons=(Comparison(name="dx", passed=False, message=f"got {SECRET}"),),
-        raised=Raised(type="ValueError", where=" (layers.py, line 7)"),
-        redacted=f"redacted {SECRET}",
-        notes=(f"note {SECRET}",),
-    )
 
 
 def test_inert_text_renders_as_exactly_its_words() -> None:

@@ -74,3 +74,53 @@ def test_a_broken_instructor_json_is_named_and_the_others_are_re_rendered(tmp_pa
     index = (tmp_path / "index.html").read_text()
     assert json.loads((tmp_path / rich_result().folder / "results.json").read_text())
     assert "mallory" not in index
+
+
+SECRET = "HIDDEN-INPUT-7f3a9c"  # noqa: S105 - a stand-in for a hidden check's inputs
+
+
+def with_secrets(result: SubmissionResult) -> SubmissionResult:
+    """``result`` plus a hidden check whose every text holds SECRET, and an after-due-date one
+    whose output and diagnosis do (its message and comparisons show once released)."""
+    base = replace(
+        result.checks[0],
+        message=f"worst: got 1, expected {SECRET}",
+        output=f"printed {SECRET}",
+        diagnosis=f"looks like {SECRET}",
+        comparisons=tuple(replace(c, message=SECRET) for c in result.checks[0].comparisons),
+    )
+    hidden = replace(base, check_id="h", title="hidden check", visibility="hidden")
+    later = replace(
+        base,
+        check_id="l",
+        title="later check",
+        visibility="after_due_date",
+        message="later message",
+        comparisons=result.checks[0].comparisons,
+    )
+    return replace(result, checks=(*result.checks, hidden, later))
+
+
+def test_no_file_a_student_sees_holds_a_hidden_checks_text(tmp_path: Path) -> None:
+    """Searched on disk, as written: results.json and report.html (before and after release),
+    the JUnit and Markdown views; the instructor's files keep it."""
+    from grader.report.junit import junit_xml
+    from grader.report.markdown import summary_markdown
+
+    result = with_secrets(rich_result())
+    folder = tmp_path / result.folder
+    render(result, tmp_path)
+    student = {
+        "results.json": (folder / "results.json").read_text(),
+        "report.html": (folder / "report.html").read_text(),
+        "junit": junit_xml([result]),
+        "markdown": summary_markdown([result]),
+    }
+    rerender(tmp_path, release=True)
+    student["released report.html"] = (folder / "report.html").read_text()
+    assert "hidden check" in student["released report.html"]
+    assert "later message" in student["released report.html"]
+    assert "later message" not in student["report.html"]
+    assert [view for view, text in student.items() if SECRET in text] == []
+    for name in ("instructor.json", "report-instructor.html"):
+        assert SECRET in (folder / name).read_text()

@@ -13,6 +13,7 @@ from grader.report import progress, terminal
 from grader.report.progress import Progress, clock, eta, plain_line, summary
 from grader.report.terminal import DETAIL_LINES, check_table, table_width, use_color
 from grader.results import CheckResult, SubmissionResult
+from tests.grader.report.factories import result
 
 HOSTILE = "evil\x1b[2J\rbob\x07\u202e\x9b"
 """Erase the screen, back to the line's start, a bell, a bidi override and a C1 CSI."""
@@ -31,17 +32,6 @@ def check(
         max_score=2.0,
         visibility="visible",
         message=message,
-    )
-
-
-def result(*checks: CheckResult, name: str = "s", **kw: object) -> SubmissionResult:
-    return SubmissionResult(
-        name=name,
-        assignment="cs231n-2021",
-        detection="--assignment cs231n-2021",
-        checks=checks,
-        isolation="process",
-        **kw,  # type: ignore[arg-type]
     )
 
 

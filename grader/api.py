@@ -3,35 +3,34 @@
 Defaults live here once, in keyword-only signatures. A problem with one submission becomes a
 message and a zero score in its result, and one whose files cannot be written comes back with
 ``unwritten`` set; only ``SpecError``/``GraderError`` abort a run, and Ctrl-C stops one
-(``GradingInterrupted``, after tearing down what runs; ``grader.fanout``).
+(``GradingInterrupted``, after tearing down what runs; ``grader.fanout``). A batch's results
+live in a store in its output folder (``grader.store``), so a killed batch resumes and a second
+run grades only what changed (``grader.batch``); the jobs run here, in worker processes or on a
+Dask cluster (``grader.executors``).
 Limits are given one way everywhere: a mapping of ``grader.sandbox.Limits`` field names to values
 (in the field's units), over the spec's ``[limits]``, over the defaults.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import shutil
 import tempfile
-import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
-from grader import fanout, intake, pipeline
+from grader import batch, fanout, intake, pipeline
 from grader.accuracy import data as accuracy_data
 from grader.accuracy.single import Evaluation, evaluate_file
-from grader.errors import GraderError
+from grader.errors import GraderError, SandboxUnavailable
+from grader.executors import EXECUTORS
+from grader.executors.job import Settings
 from grader.notebooks.run import ExecuteOptions
-from grader.report import names
-from grader.report.batch import write_class_views
-from grader.report.render import render, write_whole
+from grader.report.render import write_whole
 from grader.results import SubmissionResult
 from grader.sandbox import resolve_mode
 from grader.spec import Spec
 from grader.spec.registry import available_specs, get_spec
+from grader.store import Store
 
 __all__ = [
     "GradingInterrupted",
@@ -43,8 +42,6 @@ __all__ = [
     "grade_submission",
     "write_reports",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 def grade_submission(
@@ -123,42 +120,69 @@ def grade(
     on_start: Callable[[str, int], None] | None = None,
     data: Path | None = None,
     execute: ExecuteOptions | None = None,
+    regrade: bool = False,
+    executor: str = "local",
+    scheduler: str | None = None,
+    on_resume: Callable[[int, int], None] | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission under ``paths`` into ``out/<folder>/results.json``, then write the
     class views (``index.html``, ``grades.csv``: ``grader.report.batch``) into ``out``.
 
+    ``out`` keeps a results store (``grader.store``, ``out/.nngrader.sqlite``): a submission
+    finished in an earlier run into ``out`` is not graded again unless what is graded changed
+    (its files, the spec, the limits, ...) or ``regrade``; a run that was killed resumes where it
+    stopped.
     Each result's ``folder`` is its name when that is a safe folder name, else a safe slug of it
-    (``grader.report.names``). Each result is written the moment it is graded, whatever
-    ``jobs``, so an interrupted batch keeps what finished. A result whose files cannot be
-    written comes back with ``unwritten`` saying why, and the batch goes on; class views that
-    cannot be written are logged (every result is on disk).
+    (``grader.report.names``). Each result is stored and written the moment it is graded,
+    whatever ``jobs``, so an interrupted batch keeps what finished. A result whose files cannot
+    be written comes back with ``unwritten`` saying why, and the batch goes on; class views
+    (built from every result in the store) that cannot be written are logged.
 
     Args:
-        on_start: called with a submission's name and the batch's size as its grading starts.
+        jobs: worker processes (``local``), or a ``LocalCluster``'s workers (``dask``).
+        executor: ``local`` (this machine; a worker that dies is replaced, its submission tried
+            again up to ``grader.store.MAX_ATTEMPTS`` times) or ``dask`` (``scheduler``'s
+            cluster, else a ``LocalCluster``: ``grader.executors.cluster``).
+        scheduler: a Dask scheduler's address (``tcp://host:port``), with ``executor="dask"``.
+        on_start: called with a submission's name and how many this run grades as its grading
+            starts.
         on_result: called with each result and its results.json path once written, in the
             order they finish.
+        on_resume: called once before grading with how many submissions keep their result from
+            an earlier run and how many are graded now.
 
     Returns:
-        The results in input order.
+        The results in input order (those kept from an earlier run included).
 
     Raises:
-        GraderError: ``out`` cannot be created (before anything is graded), or the run's setup
-            is wrong (a spec, the sandbox).
+        GraderError: ``out`` or its store cannot be created or is in use by another run
+            (before anything is graded), or the run's setup is wrong (a spec, the sandbox, the
+            cluster).
         GradingInterrupted: Ctrl-C (SIGINT to this process or a worker): the running
             submissions' sandboxes are torn down, what finished is written (class views too).
     """
+    if executor not in EXECUTORS:
+        raise GraderError(f"unknown executor {executor!r} ({', '.join(EXECUTORS)})")
     spec = get_spec(assignment) if assignment else None
     specs = tuple(available_specs().values())  # parsed once, not once per submission
-    isolation = resolve_mode(sandbox)  # refuse early, before any work, when unavailable
-    cifar = cifar_folder(data)
+    # Refuse early, before any work, when unavailable here (a cluster's workers check their own).
+    remote = executor == "dask" and scheduler is not None
+    isolation = _requested_mode(sandbox) if remote else resolve_mode(sandbox)
+    settings = Settings(spec, isolation, dict(limits or {}), cifar_folder(data), execute, specs)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GraderError(f"cannot create the output folder {out}: {exc}") from exc
-    limits, stop = dict(limits or {}), fanout.Stop()
+    stop = fanout.Stop()
+    how = batch.How(executor, jobs, scheduler, regrade)
+    hooks = batch.Hooks(on_start, on_result, on_resume)
     # Ctrl-C is caught around the whole batch, temporary folder included: the teardown (the
     # sandboxes, the class views, removing the temporary files) must not be cut short by it.
-    with stop.catching(), tempfile.TemporaryDirectory(prefix="nngrader-") as tmp:
+    with (
+        Store.open(out) as store,
+        stop.catching(),
+        tempfile.TemporaryDirectory(prefix="nngrader-") as tmp,
+    ):
         packages = intake.bundled_package_names() | intake.package_names([spec] if spec else [])
         try:
             with stop.exposed():
@@ -167,91 +191,23 @@ def grade(
                 )
         except KeyboardInterrupt:
             raise GradingInterrupted([], [str(p) for p in paths]) from None
-        folders = names.folders([s.name for s in submissions])
-        slots: list[SubmissionResult | None] = [None] * len(submissions)
-
-        def begin(i: int) -> None:
-            if on_start:
-                on_start(submissions[i].name, len(submissions))
-
-        def done(i: int, result: SubmissionResult) -> None:
-            slots[i] = result = _written(replace(result, folder=folders[i]), out)
-            if on_result:
-                on_result(result, out / folders[i] / "results.json")
-
         work = Path(tmp) / "work"
         work.mkdir(mode=0o700)  # sandbox uids may search it (to their own folder), never list it
-        batch = [
-            partial(_grade_job, s, spec, specs, work / f"{i}", isolation, limits, cifar, execute)
-            for i, s in enumerate(submissions)
-        ]
-        if jobs <= 1:
-            fanout.serial(batch, stop, begin, done)
-        else:
-            fanout.parallel(batch, stop, begin, done, jobs=jobs)
-        results = [r for r in slots if r is not None]
-        try:
-            write_class_views(results, out)
-        except OSError as exc:
-            logger.error("the class views (index.html, grades.csv) were not written: %s", exc)
-        not_graded = [s.name for s, r in zip(submissions, slots, strict=True) if r is None]
+        results, not_graded = batch.run(
+            submissions, out=out, store=store, settings=settings, specs=specs, workdir=work,
+            stop=stop, how=how, hooks=hooks,
+        )  # fmt: skip
         if not_graded:
             raise GradingInterrupted(results, not_graded)
     return results
 
 
-def _written(result: SubmissionResult, out: Path) -> SubmissionResult:
-    """``result`` once rendered under ``out``, or with ``unwritten`` saying why it is not.
-
-    One submission's files failing to be written (a full disk, a folder that cannot be made,
-    text that cannot be encoded) is that submission's problem: the batch goes on, and the
-    results written before stay.
-    """
-    try:
-        render(result, out)
-    except (OSError, ValueError) as exc:
-        return replace(result, unwritten=f"{type(exc).__name__}: {exc}")
-    return result
-
-
-def _grade_job(
-    submission: intake.Submission,
-    spec: Spec | None,
-    specs: Sequence[Spec],
-    workdir: Path,
-    isolation: str,
-    limits: dict[str, float],
-    data: Path | None = None,
-    execute: ExecuteOptions | None = None,
-) -> SubmissionResult:
-    try:
-        with fanout.killing_leftovers():
-            return pipeline.grade_submission(
-                submission,
-                spec=spec,
-                specs=specs,
-                workdir=workdir,
-                isolation=isolation,
-                limits=limits,
-                data=data,
-                execute=execute,
-            )
-    except GraderError:
-        raise  # the run's setup is wrong (a spec, the sandbox): the next submission fares no better
-    except Exception as exc:
-        # A grader bug met on one submission must not cost the rest of the batch its results:
-        # this one is reported as ungraded, with the traceback on stderr for the instructor.
-        traceback.print_exc()
-        return pipeline.failed(
-            submission.name,
-            spec,
-            "",
-            isolation,
-            f"the grader failed on this submission ({type(exc).__name__}); it was not graded. "
-            "Please report this to the nngrader maintainers with the traceback printed on stderr",
-        )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+def _requested_mode(sandbox: str) -> str:
+    """The mode a cluster's workers must run (each checks it can): ``auto`` is ``bwrap``, since
+    it never falls back to running without isolation."""
+    if sandbox not in ("auto", "bwrap", "process"):
+        raise SandboxUnavailable(f"unknown sandbox mode {sandbox!r} (auto, bwrap, process)")
+    return "process" if sandbox == "process" else "bwrap"
 
 
 def check(

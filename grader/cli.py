@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import __version__
-from grader.sandbox.limits import limit_fields
+from grader.cli_options import batch_options, executor_given, sandbox_options
+from grader.cli_options import execute_given as _execute
+from grader.cli_options import limits_given as _limits
+from grader.gradescope.cli import add_parser as add_gradescope
 
 if TYPE_CHECKING:
-    from grader.notebooks.run import ExecuteOptions
     from grader.results import SubmissionResult
 
 INTERRUPTED = 130
@@ -79,40 +81,6 @@ COMMANDS = {
 """Each command's one-line summary (``nngrader --help``) and what its own ``--help`` adds."""
 
 
-def _positive(kind: type) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-        return value  # type: ignore[no-any-return]
-
-    parse.__name__ = kind.__name__  # argparse names the type in its messages
-    return parse
-
-
-def _limits(args: argparse.Namespace) -> dict[str, float]:
-    """Limits given on the command line, by ``Limits`` field name in the field's units (they
-    override the spec's and the defaults)."""
-    out: dict[str, float] = {}
-    for field, info in limit_fields():
-        value = getattr(args, field.name)
-        if value is not None:
-            out[field.name] = int(value * info.unit) if info.unit != 1 else value
-    return out
-
-
-def _execute(args: argparse.Namespace) -> ExecuteOptions | None:
-    """``--execute`` and its budgets, or None."""
-    from grader.notebooks.run import ExecuteOptions
-
-    if not args.execute:
-        return None
-    return ExecuteOptions(cell_seconds=args.cell_timeout, notebook_seconds=args.notebook_timeout)
-
-
 def _existing(text: str) -> Path:
     """A path that exists: a missing one is a usage error, never graded as a fake student."""
     if not os.path.exists(text):
@@ -134,12 +102,22 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from grader.report.progress import Progress, summary
     from grader.report.terminal import one_line
 
+    executor = executor_given(args)
+    if executor is None:
+        print("nngrader grade: error: --scheduler needs --executor dask", file=sys.stderr)
+        return 2
     with Progress() as progress:
 
         def show(result: SubmissionResult, path: Path) -> None:
             where = f"NOT WRITTEN ({result.unwritten})" if result.unwritten else f"-> {path}"
             progress.echo(f"{one_line(result)}  {where}")
             progress.finished(result.name)
+
+        def resumed(kept: int, todo: int) -> None:
+            if kept:
+                print(f"{kept} submission(s) keep their results from an earlier run into "
+                      f"{args.out} (--regrade grades them again); {todo} to grade",
+                      file=sys.stderr, flush=True)  # fmt: skip
 
         not_graded: list[str] = []
         try:
@@ -154,6 +132,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
                 on_start=progress.started,
                 data=args.data,
                 execute=_execute(args),
+                regrade=args.regrade,
+                executor=executor,
+                scheduler=args.scheduler,
+                on_resume=resumed,
             )
         except api.GradingInterrupted as stopped:
             results, not_graded = stopped.results, stopped.not_graded
@@ -304,39 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.set_defaults(func=func)
         return p
 
-    def sandbox_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--assignment", help="course spec id (see `nngrader list`), id@offering, "
-                       "or a .toml path; detected from the files when omitted")  # fmt: skip
-        p.add_argument("--sandbox", choices=("auto", "bwrap", "process"), default="auto",
-                       help="isolation: auto uses bubblewrap and refuses to run without it; "
-                       "'process' runs without namespaces and every report says so")  # fmt: skip
-        p.add_argument("--data", type=Path, help="CIFAR-10 python batches for the accuracy rules "
-                       "(default $NNGRADER_DATA; neither: accuracy is not graded)")  # fmt: skip
-        p.add_argument("--execute", action="store_true", help="also execute the spec's notebooks "
-                       "in the sandbox (nbclient; only --data's training batches reach them); the "
-                       "executed notebooks are kept as .ipynb and HTML")  # fmt: skip
-        p.add_argument("--cell-timeout", type=_positive(float), default=600.0, metavar="S",
-                       help="with --execute: seconds per cell (then interrupted)")  # fmt: skip
-        p.add_argument("--notebook-timeout", type=_positive(float), default=3600.0, metavar="S",
-                       help="with --execute: seconds per notebook (then it is killed)")  # fmt: skip
-        p.add_argument("--junit", type=Path, metavar="FILE",
-                       help="also write the results as JUnit XML (CI test reports)")  # fmt: skip
-        p.add_argument("--summary", type=Path, metavar="FILE", help="also write a Markdown "
-                       "summary (appended to $GITHUB_STEP_SUMMARY too, if set)")  # fmt: skip
-        limits = p.add_argument_group(
-            "limits", "override the course spec's [limits] and the defaults (grader.sandbox.Limits)"
-        )
-        for field, info in limit_fields():
-            # An option in larger units than its field (MiB of bytes) takes fractions.
-            kind = int if field.type in ("int", int) and info.unit == 1 else float
-            limits.add_argument(info.option, dest=field.name, type=_positive(kind), default=None,
-                                metavar=info.metavar, help=info.help)  # fmt: skip
-
     g = command(sub, "grade", _cmd_grade)
     g.add_argument("paths", nargs="+", type=_existing, metavar="PATH", help="what to grade")
     g.add_argument("--out", type=Path, required=True, help="output directory")
-    g.add_argument("--jobs", type=_positive(int), default=1, metavar="N",
-                   help="submissions graded in parallel (default 1)")  # fmt: skip
+    batch_options(g)  # --jobs, --executor, --scheduler, --regrade
     sandbox_options(g)
     c = command(sub, "check", _cmd_check)
     c.add_argument("path", nargs="?", type=_existing, default=Path("."), metavar="PATH",
@@ -359,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = command(spec, "validate", _cmd_spec_validate)
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE", help="spec (.toml)")
     command(sub, "selftest", _cmd_selftest)
+    add_gradescope(sub, parents=[common])  # grader/gradescope/cli.py
     return parser
 
 

@@ -1,8 +1,9 @@
-"""Fanning a batch out (one after the other, or to worker processes) and stopping it on Ctrl-C.
+"""Running a batch's jobs one after the other in this process, and stopping a batch on Ctrl-C.
 
-``grader.api.grade`` hands each submission's grading here as a job. The runners give each
-result to ``done`` the moment it is graded, so whatever finished is written before Ctrl-C, a
-crash or a setup error ends a batch.
+``grader.batch`` hands each submission's grading here as a job (``serial``), or to an executor
+(``grader.executors``: worker processes, a cluster). Whatever runs them gives each result to
+``done`` the moment it is graded, so whatever finished is stored before Ctrl-C, a crash or a
+setup error ends a batch.
 
 Ctrl-C (SIGINT) reaches the whole foreground process group: the grading process and its pool
 workers, but not the sandboxed children, which lead sessions of their own (``Sandbox.spawn``).
@@ -10,12 +11,11 @@ So each process that grades tears down its own sandboxes as ``KeyboardInterrupt`
 pipeline (the ``Sandbox`` context managers kill every process a submission started), and
 ``kill_leftovers`` catches what an interrupt at an unlucky moment left; ``Stop`` decides where
 the signal may raise, so that nothing half-written, no worker's traceback and no second Ctrl-C
-spoils that.
+spoils that. A worker process starts with ``start_worker`` and runs each job ``in_worker``.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import os
 import signal
@@ -24,20 +24,26 @@ import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
-from grader.results import SubmissionResult
+from grader.executors import Document
 from grader.sandbox.launch import REAP_SECONDS
 
-__all__ = ["Stop", "kill_leftovers", "killing_leftovers", "parallel", "serial"]
+__all__ = [
+    "Stop",
+    "in_worker",
+    "kill_leftovers",
+    "killing_leftovers",
+    "serial",
+    "start_worker",
+]
 
-_Job = Callable[[], SubmissionResult]
-"""One submission's grading (``_grade_job`` with its arguments)."""
+_Job = Callable[[], Document]
 _Begin = Callable[[int], None]
-_Done = Callable[[int, SubmissionResult], None]
-_POLL_SECONDS = 0.2
-"""How often the parent looks at the Ctrl-C flag while workers grade (``parallel``)."""
+_Done = Callable[[int, Document], None]
+_T = TypeVar("_T")
 _worker_stop: Stop | None = None
-"""A pool worker's Ctrl-C flag (``_worker_start``)."""
+"""A worker process's Ctrl-C flag (``start_worker``)."""
 
 
 class Stop:
@@ -99,68 +105,8 @@ def serial(batch: Sequence[_Job], stop: Stop, begin: _Begin, done: _Done) -> Non
         done(i, result)
 
 
-def parallel(batch: Sequence[_Job], stop: Stop, begin: _Begin, done: _Done, *, jobs: int) -> None:
-    """Grade in ``jobs`` worker processes, each result handed to ``done`` as it finishes.
-
-    Processes, not threads: the reference consumes the global legacy ``np.random``. At most
-    ``jobs`` submissions are handed out at a time, so ``begin`` tells which are being graded and
-    Ctrl-C finds nothing queued. On Ctrl-C, or a setup error from one submission, the workers
-    are interrupted too (a terminal sent them SIGINT already, ``kill -INT`` of this process did
-    not); the parent waits until each has torn its sandboxes down, writing what still finished.
-    """
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=_worker_start)
-    running: dict[concurrent.futures.Future[SubmissionResult], int] = {}
-    try:
-        for i, job in enumerate(batch):
-            while len(running) >= jobs and not stop.requested:
-                _collect(running, stop, done, _POLL_SECONDS)
-            if stop.requested:
-                break
-            # A worker forked now starts with SIGINT held (``_worker_start`` lets it in).
-            old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-            try:
-                running[pool.submit(_worker_job, job)] = i
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, old)
-            begin(i)
-        while running and not stop.requested:
-            _collect(running, stop, done, _POLL_SECONDS)
-    finally:
-        if running:
-            for pid in list(getattr(pool, "_processes", None) or ()):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGINT)
-            while running:
-                _collect(running, stop, done, None)
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _collect(
-    running: dict[concurrent.futures.Future[SubmissionResult], int],
-    stop: Stop,
-    done: _Done,
-    timeout: float | None,
-) -> None:
-    """Hand each finished submission to ``done``. One a worker was interrupted on is not graded
-    and stops the batch; once the batch is stopping (``timeout`` None: Ctrl-C or a setup error
-    is on its way), any failure only leaves that submission not graded."""
-    finished, _ = concurrent.futures.wait(running, timeout, concurrent.futures.FIRST_COMPLETED)
-    for future in finished:
-        i = running.pop(future)
-        try:
-            result = future.result()
-        except KeyboardInterrupt:
-            stop.requested = True
-            continue
-        except Exception:
-            if timeout is None:
-                continue
-            raise
-        done(i, result)
-
-
-def _worker_start() -> None:
-    """A pool worker's first act: Ctrl-C becomes its ``Stop``, then SIGINT is let in (it was
+def start_worker() -> None:
+    """A worker process's first act: Ctrl-C becomes its ``Stop``, then SIGINT is let in (it was
     blocked while the worker was forked, so one sent meanwhile arrives now)."""
     global _worker_stop
     _worker_stop = Stop()
@@ -168,8 +114,8 @@ def _worker_start() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
-def _worker_job(job: _Job) -> SubmissionResult:
-    """A job in a pool worker, interruptible by Ctrl-C while it grades (only then)."""
+def in_worker(job: Callable[[], _T]) -> _T:
+    """A job in a worker process, interruptible by Ctrl-C while it grades (only then)."""
     with (_worker_stop or Stop()).exposed():
         return job()
 

@@ -11,7 +11,9 @@ Modules: ``modes`` (which isolation works here), ``paths`` (what the sandbox exp
 ``uids`` (sandbox uids and their sweep), ``cgroup``, ``limits``, ``bwrap`` (its command line),
 ``features`` (the installed bwrap's options), ``scratch`` (the disk limit), ``seccomp`` (no user
 namespaces), ``reaping`` (orphaned bwrap inits), ``access`` (file permissions for the sandbox
-uid), ``launch`` (``Sandbox``) and ``session`` (the conversation with the child).
+uid), ``gate`` (the rlimits; starting bwrap without forking the grading process), ``bytecode``
+(the child runtime's pycs), ``launch`` (``Sandbox``) and ``session`` (the conversation with the
+child).
 """
 
 from grader.errors import SandboxUnavailable

@@ -95,6 +95,7 @@ def bwrap_args(
     args.extend(["--chdir", str(scratch), "--"])
     if uid is not None:
         args.append(shutil.which("setpriv") or "setpriv")
-        args.extend([f"--reuid={uid}", f"--regid={uid}", "--clear-groups"])
+        # --no-new-privs: the whole tree below, whatever bwrap sets (and the gate sets nothing).
+        args.extend([f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"])
         args.extend(["--inh-caps=-all", "--bounding-set=-all", "--"])
     return args

@@ -29,7 +29,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
@@ -38,6 +37,7 @@ from grader.sandbox.access import NOT_KEPT_APART, grant_access
 from grader.sandbox.bwrap import bwrap_args
 from grader.sandbox.cgroup import CGroup
 from grader.sandbox.features import bwrap_supports
+from grader.sandbox.gate import child_rlimits, gate_usable, spawn_gated
 from grader.sandbox.leftovers import sweep_leftovers
 from grader.sandbox.limits import Limits
 from grader.sandbox.modes import resolve_mode
@@ -45,7 +45,7 @@ from grader.sandbox.packages import ChildPackages
 from grader.sandbox.reaping import reap_adopted
 from grader.sandbox.scratch import ScratchDisk
 from grader.sandbox.seccomp import SeccompFilter, filter_pipe, userns_filter
-from grader.sandbox.uids import claim_uid, kill_uid, processes_of
+from grader.sandbox.uids import claim_uid, kill_uid, release_uid, settle_uid
 
 __all__ = ["THREAD_VARS", "Sandbox"]
 
@@ -58,7 +58,6 @@ THREAD_VARS = (
     "BLIS_NUM_THREADS",
 )
 PR_SET_NO_NEW_PRIVS = 38
-NPROC_MARGIN = 4  # RLIMIT_NPROC above the cgroup's pids.max, so that the cgroup refuses first
 REAP_SECONDS = 30  # a SIGKILLed process exits unless stuck in the kernel: wait, but not forever
 # Loaded now, not between fork and exec (where loading a library is unsafe).
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -108,6 +107,7 @@ class Sandbox:
         self.uid: int | None = None
         self._lock: IO[str] | None = None
         self._latest: subprocess.Popen[bytes] | None = None
+        self._settled = True  # nothing started yet (see ``kill_all``)
         self.cgroup: CGroup | None = None
         # bwrap sets no-new-privileges for the sandboxed tree itself; setting it before exec would
         # only stop a setuid-root bwrap (unprivileged machines) from getting its privileges.
@@ -134,6 +134,11 @@ class Sandbox:
                 self.limit_notes.append(NOT_KEPT_APART)
         self.env = self._environment(env or {})
         self._limit_disk_and_userns()
+        self._rlimits = child_rlimits(
+            limits, cgroup=self.cgroup is not None, uid=self.uid is not None
+        )
+        # As root, bwrap's setpriv sets no-new-privileges below it: no pre-exec needed (``gate``).
+        self._gated = self.isolation == "bwrap" and self.uid is not None and gate_usable()
 
     # -- setup ----------------------------------------------------------------------------------
 
@@ -201,6 +206,7 @@ class Sandbox:
         """
         command, fds = list(argv), list(pass_fds)
         bwrap = self.isolation == "bwrap"
+        self._settled = False
         if self.cgroup is not None:
             self.cgroup.mark()  # only limits hit by this child are reported for it
         # bwrap reads the seccomp filter from a pipe, one per spawn (process mode: _preexec).
@@ -208,21 +214,37 @@ class Sandbox:
             if bwrap:
                 command = self._bwrap_prefix(fd) + command
                 fds += [] if fd is None else [fd]
-            # preexec_fn: the cgroup, the rlimits and the uid drop must come between fork and exec.
-            proc = subprocess.Popen(  # noqa: S603 - our own command; what it runs is contained
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                pass_fds=tuple(fds),
-                env=self.env,
-                cwd=self.scratch,
-                start_new_session=True,
-                preexec_fn=self._preexec,
-            )
+            if self._gated:  # the cgroup and the rlimits from outside, before bwrap runs
+                proc = spawn_gated(
+                    command,
+                    prepare=self._prepare,
+                    stdout=out,
+                    pass_fds=fds,
+                    env=self.env,
+                    cwd=self.scratch,
+                )
+            else:  # the cgroup, the rlimits and the uid drop between fork and exec
+                proc = subprocess.Popen(  # noqa: S603 - our own command; what it runs is contained
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=tuple(fds),
+                    env=self.env,
+                    cwd=self.scratch,
+                    start_new_session=True,
+                    preexec_fn=self._preexec,
+                )
         self.procs.append(proc)
         self._latest = proc
         return proc
+
+    def _prepare(self, pid: int) -> None:
+        """What ``_preexec`` does in the child, done from outside to a gated one (``gate``)."""
+        if self.cgroup is not None:
+            self.cgroup.join(pid)
+        for which, value in self._rlimits:
+            resource.prlimit(pid, which, value)
 
     def _bwrap_prefix(self, seccomp_fd: int | None) -> list[str]:
         return bwrap_args(
@@ -241,13 +263,8 @@ class Sandbox:
         (process mode) the uid drop."""
         if self.cgroup is not None:
             self.cgroup.join(os.getpid())
-        lim = self.limits
-        resource.setrlimit(resource.RLIMIT_CPU, (lim.cpu_seconds, lim.cpu_seconds + 1))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (lim.max_open_files, lim.max_open_files))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (lim.max_file_bytes, lim.max_file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if self.cgroup is None:
-            resource.setrlimit(resource.RLIMIT_AS, (lim.memory_bytes, lim.memory_bytes))
+        for which, value in self._rlimits:
+            resource.setrlimit(which, value)
         # No setuid/setcap binary may give the student's code back what the uid drop took away.
         if self._no_new_privs and _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
@@ -255,25 +272,30 @@ class Sandbox:
             self._filter.install()
         if self.isolation == "process":
             os.umask(0o077)  # what it creates in the shared /tmp is private unless it chmods it
-        if self.uid is not None:
-            # With a cgroup, pids.max is the limit (it counts the whole tree and its refusals are
-            # visible, so the report can name the limit); RLIMIT_NPROC is only the backstop.
-            nproc = lim.max_processes + (NPROC_MARGIN if self.cgroup is not None else 0)
-            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-            if self.isolation == "process":
+            if self.uid is not None:
                 os.setgroups([])
                 os.setgid(self.uid)
                 os.setuid(self.uid)
 
     def kill_all(self) -> None:
-        """Kill every process of this submission, daemons that left the process group included."""
+        """Kill every process of this submission, daemons that left the process group included.
+
+        A call that leaves nothing behind (no live or unreaped process of the uid, an empty
+        cgroup, every process we started waited for) makes the next calls return at once until
+        the next ``spawn``: nothing else starts a process as the sandbox uid or in its cgroup, so
+        there is nothing new to find (``Session.stop`` and ``close`` both call this).
+        """
+        if self._settled:
+            return
         # Everything below our own children first: bwrap's outer process then reaps the namespace
         # (whose init reaps the rest) and exits by itself, instead of leaving its init to the
-        # machine's init, whose late reaping would hold pids.max and RLIMIT_NPROC (see below).
+        # machine's init, whose late reaping would hold pids.max and RLIMIT_NPROC (see
+        # ``settle_uid``). Every process of the uid is in the cgroup (it cannot leave it), so
+        # the uid is searched here only without one; ``_settle`` searches it in any case.
         direct = {proc.pid for proc in self.procs if proc.poll() is None}
         if self.cgroup is not None:
             self.cgroup.kill_all(spare=direct)
-        if self.uid is not None:
+        elif self.uid is not None:
             kill_uid(self.uid, spare=direct)
         for proc in self.procs:
             if self.isolation == "bwrap" and (self.cgroup is not None or self.uid is not None):
@@ -287,29 +309,26 @@ class Sandbox:
                 pass
         if self.cgroup is not None:
             self.cgroup.kill_all()
-        if self.uid is not None:
-            kill_uid(self.uid)
         for proc in self.procs:
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
         self.procs = [p for p in self.procs if p.returncode is None]
-        self._await_reaped()
+        self._settled = self._settle()
 
-    def _await_reaped(self, timeout: float = 5.0) -> None:
-        """Wait (bounded) until the sandbox uid's killed orphans have been reaped by init.
+    def _settle(self) -> bool:
+        """Kill what is left of the uid and wait until init has reaped it (``settle_uid``).
 
-        Zombies still count against the uid's RLIMIT_NPROC: a child started before they are gone
-        could not fork, or after its setuid not even exec. Some inits reap only every second or
-        so (seen on Firecracker VMs), so after a fork bomb or a daemon this waits; otherwise
-        there is nothing to wait for.
+        Returns:
+            Whether nothing of this sandbox is left (see ``kill_all``).
         """
-        if self.uid is None:
-            return
-        end = time.monotonic() + timeout
-        while processes_of(self.uid, zombies=True) and time.monotonic() < end:
-            time.sleep(0.02)
+        settled = not self.procs
+        if self.uid is not None:
+            settled = settle_uid(self.uid) and settled
+        if self.cgroup is not None:
+            settled = settled and not self.cgroup.pids()
+        return settled
 
     def limit_hit(self) -> str | None:
         """Which limit most likely stopped the latest process.
@@ -343,9 +362,12 @@ class Sandbox:
             self.cgroup.remove()
             self.cgroup = None
         if self._lock is not None:
+            clean = self._settled
             if self.uid is not None:  # its processes are dead: its files in /tmp etc. go too
-                self.limit_notes.extend(sweep_leftovers(self.uid, keep=self._own_folders()))
-            self._lock.close()
+                unfinished = sweep_leftovers(self.uid, keep=self._own_folders())
+                self.limit_notes.extend(unfinished)
+                clean = clean and not unfinished
+            release_uid(self._lock, clean=clean)  # unclean: the next claim sweeps again
             self._lock = None
         self.packages.close()
 

@@ -7,14 +7,31 @@ process itself when it runs as PID 1 of a container or as a subreaper. There nob
 and a bwrap zombie outlives ``nngrader grade``. So teardown also reaps the zombies among our
 children that are the sandbox's: named ``bwrap``, or running as the sandbox uid. Other children
 (a process pool's workers, say) are left alone: reaping them would steal their exit status.
+
+An orphan is handed to us only when we are PID 1 of our namespace or a subreaper
+(``adopts_orphans``); otherwise the scan of /proc could find nothing, and it is skipped.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 from pathlib import Path
 
-__all__ = ["adopted_zombies", "reap_adopted"]
+__all__ = ["adopted_zombies", "adopts_orphans", "reap_adopted"]
+
+PR_GET_CHILD_SUBREAPER = 37
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def adopts_orphans() -> bool:
+    """Whether orphaned processes can become our children: we are PID 1 or a subreaper."""
+    if os.getpid() == 1:
+        return True
+    flag = ctypes.c_int(0)
+    if _LIBC.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
+        return True  # cannot tell: look
+    return flag.value != 0
 
 
 def _status(pid: str) -> dict[str, str]:
@@ -47,6 +64,8 @@ def reap_adopted(uid: int | None) -> int:
     Returns:
         How many were reaped.
     """
+    if not adopts_orphans():
+        return 0
     reaped = 0
     for pid in adopted_zombies(uid):
         try:

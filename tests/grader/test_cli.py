@@ -533,6 +533,60 @@ def test_a_submission_not_written_exits_one(
 
 
 @pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ([], {"executor": "local", "scheduler": None, "regrade": False, "jobs": 1}),
+        (["--regrade", "--jobs", "3"], {"executor": "local", "regrade": True, "jobs": 3}),
+        (["--executor", "dask", "--jobs", "2"], {"executor": "dask", "scheduler": None}),
+        (["--scheduler", "tcp://s:1"], {"executor": "dask", "scheduler": "tcp://s:1"}),
+        (["--executor", "dask", "--scheduler", "tls://s:2"], {"executor": "dask",
+                                                              "scheduler": "tls://s:2"}),
+    ],
+)  # fmt: skip
+def test_the_batch_options_reach_the_api(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, options: list[str], expected: dict[str, Any]
+) -> None:
+    seen = _fake_grade(monkeypatch, [_graded("ada")])
+    assert main(["grade", str(tmp_path), "--out", str(tmp_path / "o"), *options]) == 0
+    assert {k: seen[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize("options", [["--executor", "local", "--scheduler", "tcp://s:1"],
+                                     ["--executor", "threads"], ["--jobs", "0"]])  # fmt: skip
+def test_a_contradictory_batch_option_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, options: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    seen = _fake_grade(monkeypatch, [_graded("ada")])
+    try:
+        code = main(["grade", str(tmp_path), "--out", str(tmp_path / "o"), *options])
+    except SystemExit as exit:
+        code = int(exit.code or 0)
+    assert code == 2 and not seen
+    assert "error:" in capsys.readouterr().err
+
+
+def test_a_resumed_batch_says_what_it_keeps(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from grader import api
+
+    def grade(paths: Any, *, out: Path, on_resume: Any, **kw: Any) -> list[Any]:
+        on_resume(0, 2)  # a fresh folder: nothing said
+        on_resume(2, 1)
+        return [_graded("ada"), _graded("bob"), _graded("cy")]
+
+    monkeypatch.setattr(api, "grade", grade)
+    out = tmp_path / "o"
+    assert main(["grade", str(tmp_path), "--out", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"2 submission(s) keep their results from an earlier run into {out} (--regrade grades "
+        "them again); 1 to grade"
+    ]
+
+
+@pytest.mark.parametrize(
     "argv",
     [
         ["-v", "grade", "P", "--out", "O"],

@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from grader.report import plots
-    from grader.report.batch import write_class_views
+    from grader.report.class_views import write_class_views
     from grader.report.gradescope import to_gradescope
     from grader.report.junit import junit_xml
     from grader.report.markdown import summary_markdown

@@ -126,7 +126,7 @@ def grade(
     on_resume: Callable[[int, int], None] | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission under ``paths`` into ``out/<folder>/results.json``, then write the
-    class views (``index.html``, ``grades.csv``: ``grader.report.batch``) into ``out``.
+    class views (``index.html``, ``grades.csv``: ``grader.report.class_views``) into ``out``.
 
     ``out`` keeps a results store (``grader.store``, ``out/.nngrader.sqlite``): a submission
     finished in an earlier run into ``out`` is not graded again unless what is graded changed

@@ -28,7 +28,7 @@ from grader.executors import local
 from grader.executors.job import Document, Settings, grade_one
 from grader.intake import Submission
 from grader.report import names
-from grader.report.batch import write_class_views
+from grader.report.class_views import write_class_views
 from grader.report.instructor import from_instructor, to_instructor
 from grader.report.render import RESULTS, render
 from grader.results import SubmissionResult

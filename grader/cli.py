@@ -186,7 +186,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _where(out: Path) -> str:
     """The last line of ``grade`` and ``report``: where the results and the overview are."""
-    from grader.report.batch import INDEX
+    from grader.report.class_views import INDEX
 
     index = out / INDEX
     overview = f"; open {index} for the class overview" if index.is_file() else ""

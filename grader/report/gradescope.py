@@ -16,7 +16,6 @@ form, with its visibility: Gradescope itself withholds a test until its visibili
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -99,8 +98,3 @@ def to_gradescope(result: SubmissionResult) -> dict[str, Any]:
             **student_extra(result),
         },
     }
-
-
-def results_json(result: SubmissionResult) -> str:
-    """The text of ``results.json`` (ASCII: every other character is a JSON escape)."""
-    return json.dumps(to_gradescope(result), indent=2, allow_nan=False) + "\n"

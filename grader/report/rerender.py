@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from grader.errors import GraderError
-from grader.report.batch import write_class_views
+from grader.report.class_views import write_class_views
 from grader.report.instructor import from_instructor
 from grader.report.render import INSTRUCTOR, render
 from grader.results import SubmissionResult

@@ -9,7 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from grader import api, intake
-from grader.report.gradescope import results_json
+from grader.report.gradescope import to_gradescope
+from grader.report.render import json_text
 from grader.spec.registry import get_spec
 from tests.grader.notebooks import seeds
 from tests.grader.planting import COURSES, skip_without
@@ -36,7 +37,7 @@ def test_a_graded_submission_reports_its_notebooks(tmp_path: Path) -> None:
     (taken,) = intake.collect([sub], tmp_path / "intake", lms=False)
     result = api.grade_submission(taken, spec=spec, workdir=tmp_path / "work", sandbox="process")
     assert result.score == result.max_score > 0  # nothing about notebooks is scored
-    doc = json.loads(results_json(result))
+    doc = json.loads(json_text(to_gradescope(result), indent=2))
     notebooks = doc["extra_data"]["notebooks"]
     assert [n["path"] for n in notebooks] == [
         "BatchNormalization.ipynb",

@@ -27,7 +27,7 @@ from grader.executors.job import Settings
 from grader.notebooks.run import ExecuteOptions
 from grader.report.render import write_whole
 from grader.results import SubmissionResult
-from grader.sandbox import resolve_mode
+from grader.sandbox import fallback_note, resolve_mode
 from grader.spec import Spec
 from grader.spec.registry import available_specs, get_spec
 from grader.store import Store
@@ -59,7 +59,8 @@ def grade_submission(
 
     Args:
         spec: the spec to grade against; None detects it among the bundled specs.
-        sandbox: ``auto`` (bubblewrap, refusing to run without it), ``bwrap`` or ``process``.
+        sandbox: ``auto`` (bubblewrap, refusing to run without it), ``bwrap``, ``process``, or
+            ``best`` (bubblewrap where it works, else ``process`` and a note saying so).
         limits: limit overrides by ``Limits`` field name.
         public_only: the visible checks only.
         data: the CIFAR-10 folder for the accuracy rules (default ``$NNGRADER_DATA``; neither:
@@ -76,6 +77,7 @@ def grade_submission(
         public_only=public_only,
         data=cifar_folder(data),
         execute=execute,
+        isolation_note=fallback_note(sandbox),
     )
 
 
@@ -204,7 +206,9 @@ def grade(
 
 def _requested_mode(sandbox: str) -> str:
     """The mode a cluster's workers must run (each checks it can): ``auto`` is ``bwrap``, since
-    it never falls back to running without isolation."""
+    it never falls back to running without isolation; ``best`` is for one machine (the kit)."""
+    if sandbox == "best":
+        raise SandboxUnavailable("--sandbox best is for one machine: a cluster needs auto/process")
     if sandbox not in ("auto", "bwrap", "process"):
         raise SandboxUnavailable(f"unknown sandbox mode {sandbox!r} (auto, bwrap, process)")
     return "process" if sandbox == "process" else "bwrap"
@@ -242,13 +246,18 @@ def check(
 
 
 def write_reports(
-    results: Sequence[SubmissionResult], *, junit: Path | None = None, summary: Path | None = None
+    results: Sequence[SubmissionResult],
+    *,
+    junit: Path | None = None,
+    summary: Path | None = None,
+    step_summary: bool = False,
 ) -> None:
     """Write the CI reports of ``results``: ``junit`` (JUnit XML, ``grader.report.junit``) and
     ``summary`` (Markdown, ``grader.report.markdown``), each whole (a temporary file renamed over
     it, its folder made if missing). The summary is also appended to ``$GITHUB_STEP_SUMMARY``
     when that is set (GitHub Actions shows it on the run's page), and only appended when
     ``summary`` is that very file (replacing it would drop the other steps' summaries).
+    ``step_summary`` appends it there even without ``summary`` (``check --format github``).
 
     Raises:
         GraderError: a file could not be written.
@@ -258,10 +267,10 @@ def write_reports(
 
     if junit is not None:
         _write_file(junit, junit_xml(results))
-    if summary is None:
+    if summary is None and not step_summary:
         return
     text, step = summary_markdown(results), os.environ.get("GITHUB_STEP_SUMMARY")
-    if not step or Path(step).resolve() != summary.resolve():
+    if summary is not None and (not step or Path(step).resolve() != summary.resolve()):
         _write_file(summary, text)
     if step:
         try:

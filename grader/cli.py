@@ -28,6 +28,8 @@ from grader.cli_options import batch_options, executor_given, sandbox_options
 from grader.cli_options import execute_given as _execute
 from grader.cli_options import limits_given as _limits
 from grader.gradescope.cli import add_parser as add_gradescope
+from grader.kit.cli import add_parser as add_kit
+from grader.service.cli import add_parser as add_serve
 
 if TYPE_CHECKING:
     from grader.results import SubmissionResult
@@ -64,7 +66,8 @@ COMMANDS = {
               "on stderr, a summary, and the class overview (OUT/index.html, OUT/grades.csv). "
               "Ctrl-C stops cleanly and keeps what finished."),
     "check": ("run the public checks on one submission and print a table", "What students and "
-              "CI run: says what is wrong (worst element, index, both values, threshold)."),
+              "CI run: says what is wrong (worst element, index, both values, threshold); --format "
+              "prints JSON, JUnit XML or GitHub Actions annotations instead."),
     "report": ("re-render every view of a graded folder without regrading", "Reads DIR/<folder>"
                "/instructor.json (written by `nngrader grade`) and writes every report and the "
                "class overview again; no student code runs."),
@@ -79,6 +82,8 @@ COMMANDS = {
     "selftest": ("check the reference against the notebook fixtures it must reproduce", ""),
 }  # fmt: skip
 """Each command's one-line summary (``nngrader --help``) and what its own ``--help`` adds."""
+CHECK_FORMATS = ("table", "json", "junit", "github")
+"""``check --format``: what it prints on stdout."""
 
 
 def _existing(text: str) -> Path:
@@ -154,9 +159,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    """Exit 0: every check worth points passed; 1 otherwise."""
+    """Exit 0: every check worth points passed; 1 otherwise (whatever ``--format``)."""
     from grader import api
-    from grader.report.terminal import check_table, use_color
 
     result = api.check(
         args.path,
@@ -166,11 +170,34 @@ def _cmd_check(args: argparse.Namespace) -> int:
         data=args.data,
         execute=_execute(args),
     )
-    print(check_table(result, color=use_color(sys.stdout)))
-    api.write_reports([result], junit=args.junit, summary=args.summary)
+    sys.stdout.write(_check_output(result, args))
+    github = args.format == "github"  # also fills the run page's summary, when there is one
+    api.write_reports([result], junit=args.junit, summary=args.summary, step_summary=github)
     # Informative checks and checks worth no points never fail the command.
     counting = [c for c in result.checks if c.counts and c.max_score > 0]
     return 0 if not result.error and all(c.status == "passed" for c in counting) else 1
+
+
+def _check_output(result: SubmissionResult, args: argparse.Namespace) -> str:
+    """What ``check --format`` prints: the table, results.json's document, the JUnit XML of
+    ``--junit``, or GitHub's workflow commands (``grader.report.github``)."""
+    if args.format == "json":
+        from grader.report.gradescope import to_gradescope
+        from grader.report.render import json_text
+
+        return json_text(to_gradescope(result), indent=2)
+    if args.format == "junit":
+        from grader.report.junit import junit_xml
+
+        return junit_xml([result])
+    if args.format == "github":
+        from grader.report.github import annotations, function_locations
+
+        where = function_locations(result, args.path, args.assignment or result.assignment)
+        return annotations(result, functions=where)
+    from grader.report.terminal import check_table, use_color
+
+    return check_table(result, color=use_color(sys.stdout)) + "\n"
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -294,6 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = command(sub, "check", _cmd_check)
     c.add_argument("path", nargs="?", type=_existing, default=Path("."), metavar="PATH",
                    help="submission folder or zip (default: the current folder)")  # fmt: skip
+    c.add_argument("--format", choices=CHECK_FORMATS, default="table",
+                   help="what to print: the table (default), json (results.json's document), "
+                   "junit (JUnit XML) or github (GitHub Actions annotations; the Markdown "
+                   "summary is appended to $GITHUB_STEP_SUMMARY, if set)")  # fmt: skip
     sandbox_options(c)
     r = command(sub, "report", _cmd_report)
     r.add_argument("dir", type=_folder, metavar="DIR", help="the --out folder of a grading run")
@@ -313,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE", help="spec (.toml)")
     command(sub, "selftest", _cmd_selftest)
     add_gradescope(sub, parents=[common])  # grader/gradescope/cli.py
+    add_kit(sub, parents=[common])  # grader/kit/cli.py
+    add_serve(sub, parents=[common])  # grader/service/cli.py
     return parser
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.kit.installed import default_assignment, default_sandbox
 from grader.sandbox.limits import limit_fields
 
 if TYPE_CHECKING:
@@ -67,11 +68,15 @@ def executor_given(args: argparse.Namespace) -> str | None:
 
 def sandbox_options(p: argparse.ArgumentParser) -> None:
     """The options of a command that runs student code (``grade``, ``check``)."""
-    p.add_argument("--assignment", help="course spec id (see `nngrader list`), id@offering, "
-                   "or a .toml path; detected from the files when omitted")  # fmt: skip
-    p.add_argument("--sandbox", choices=("auto", "bwrap", "process"), default="auto",
-                   help="isolation: auto uses bubblewrap and refuses to run without it; "
-                   "'process' runs without namespaces and every report says so")  # fmt: skip
+    p.add_argument("--assignment", default=default_assignment(),
+                   help="course spec id (see `nngrader list`), id@offering, or a .toml path; "
+                   "detected from the files when omitted (a student kit: its course)")  # fmt: skip
+    p.add_argument("--sandbox", choices=("auto", "best", "bwrap", "process"),
+                   default=default_sandbox(),
+                   help="isolation: auto (the default) uses bubblewrap and refuses to run "
+                   "without it; 'process' runs without namespaces and every report says so; "
+                   "'best' (a student kit's default) uses bubblewrap where it works, else "
+                   "'process', and the report says so")  # fmt: skip
     p.add_argument("--data", type=Path, help="CIFAR-10 python batches for the accuracy rules "
                    "(default $NNGRADER_DATA; neither: accuracy is not graded)")  # fmt: skip
     p.add_argument("--execute", action="store_true", help="also execute the spec's notebooks "

@@ -38,6 +38,12 @@ class SandboxUnavailable(GraderError):
 # -- what a student's process can do wrong --------------------------------------------------------
 
 
+class NotInKit(GraderError):
+    """A student kit's oracle was asked about inputs it holds no answer for: values made by the
+    student's code on a path no public check took while the kit was built
+    (``grader.kit.tables``). The check is the instructor's to grade, not a failure."""
+
+
 class StudentFailure(Exception):
     """Base of everything the student's process did wrong during one request."""
 

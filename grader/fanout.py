@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from grader.executors import Document
+from grader.sandbox.facilities import has_procfs
 from grader.sandbox.launch import REAP_SECONDS
 
 __all__ = [
@@ -152,8 +153,11 @@ def kill_leftovers(spare: Collection[int] = ()) -> None:
 
 
 def _session_leaders() -> set[int]:
-    """This process's children that lead a session of their own."""
-    found = set()
+    """This process's children that lead a session of their own (none found without /proc:
+    macOS, Windows; there Ctrl-C relies on the ``Sandbox`` context managers alone)."""
+    found: set[int] = set()
+    if not has_procfs():
+        return found
     for entry in filter(str.isdigit, os.listdir("/proc")):
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()

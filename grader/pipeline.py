@@ -25,8 +25,9 @@ from grader.accuracy.check import NotebookModel
 from grader.accuracy.stage import run_accuracy
 from grader.checks.execute import VISIBLE, run_checks
 from grader.checks.imports import describe
-from grader.checks.oracle import LiveOracle, Oracle
+from grader.checks.oracle import Oracle
 from grader.intake import Submission
+from grader.kit.installed import default_oracle
 from grader.notebooks.printed import printed_val_accuracy
 from grader.notebooks.report import read_notebooks, refused_notebooks, with_notebooks
 from grader.notebooks.run import ExecuteOptions, NotebooksRan, execute_all
@@ -137,12 +138,15 @@ def grade_submission(
     data: Path | None = None,
     notebook: NotebookModel | None = None,
     execute: ExecuteOptions | None = None,
+    isolation_note: str | None = None,
 ) -> SubmissionResult:
     """Grade one taken-in submission; never raises for problems of the submission itself.
 
     Args:
         spec: the spec to grade against; None detects it among ``specs``.
         isolation: the resolved sandbox mode (``bwrap`` or ``process``).
+        isolation_note: in process mode, the note that replaces "isolation was OFF" (``--sandbox
+            best`` fell back: ``grader.sandbox.fallback_note``).
         limits: limits by ``Limits`` field name, over the spec's ``[limits]``, over the defaults.
         public_only: grade the visible checks only (``nngrader check``).
         oracle: where expected values come from (the live reference by default).
@@ -159,14 +163,17 @@ def grade_submission(
         return with_notebooks(refused, refused_notebooks(submission.root, specs))
     spec = detected.spec
     if public_only:
-        spec = replace(spec, checks=tuple(c for c in spec.checks if c.visibility == "visible"))
+        spec = spec.public()
     root = submission.root
     staged = stage(root, spec, workdir)
     notebooks = read_notebooks(
         root, spec.notebooks, missing=[staged.layout[m] for m in staged.missing]
     )
-    submission = replace(submission, notes=(*detected.notes, *submission.notes))
-    layered, oracle = Limits.layered(spec.limits, limits or {}), oracle or LiveOracle()
+    withheld: tuple[str, ...] = ()
+    if public_only and spec.instructor_points > 0:
+        withheld = (f"{spec.instructor_points:g} more points are graded by your instructor",)
+    submission = replace(submission, notes=(*detected.notes, *submission.notes, *withheld))
+    layered, oracle = Limits.layered(spec.limits, limits or {}), oracle or default_oracle()
     ran = run_staged(staged, spec, isolation=isolation, limits=layered, oracle=oracle)
     executed = NotebooksRan()
     if execute is not None:
@@ -196,6 +203,7 @@ def grade_submission(
         checks,
         isolation,
         seconds=time.monotonic() - start,
+        isolation_note=isolation_note,
     )
     if accuracy.extra is not None:
         result.extra["accuracy"] = accuracy.extra
@@ -215,8 +223,10 @@ def assemble(
     isolation: str,
     *,
     seconds: float,
+    isolation_note: str | None = None,
 ) -> SubmissionResult:
-    """The submission's result from the stages' data."""
+    """The submission's result from the stages' data (``isolation_note``: see
+    ``grade_submission``)."""
     problems = module_problems(checks)
     # Empty stand-ins the submission lacked (CNN helpers nobody calls) are recorded in extra; a
     # substituted layer_utils changes what the student's net runs, and a given file of the
@@ -241,7 +251,8 @@ def assemble(
     )
     if isolation != "bwrap":
         notes = (
-            "isolation was OFF (--sandbox process): student code ran without namespaces",
+            isolation_note
+            or "isolation was OFF (--sandbox process): student code ran without namespaces",
             *notes,
         )
     root = submission.root or Path()

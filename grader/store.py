@@ -19,22 +19,23 @@ happened). A row found running when a store is opened belongs to a run that died
 machine): it is queued again and its attempt counts, so a submission that brings the batch
 down is not retried forever.
 
-Why SQLite: one file, no server, transactions that survive a SIGKILL or (``synchronous=FULL``)
-the machine stopping; WAL lets readers look while a batch writes. OUT must be on a local disk
-(WAL needs shared memory between the processes that open it); one run writes at a time (a lock
-file, ``LOCK``, refuses a second one). The store's files are hidden files beside the submissions'
-folders (``.nngrader.sqlite`` and its ``-wal``/``-shm``, ``.nngrader.lock``): no submission
-folder can take their names (a slug never starts with ``.``, ``grader.report.names``), and
-what lists OUT's folders finds the submissions only.
+Why SQLite: one file, no server, transactions that survive a SIGKILL or (``synchronous=FULL``) the
+machine stopping; WAL lets readers look while a batch writes. OUT must be on a local disk (WAL needs
+shared memory between the processes that open it); one run writes at a time (a lock file, ``LOCK``,
+refuses a second one: a POSIX lock, or on Windows, which has no ``fcntl``, an ``msvcrt`` one; both
+die with the process that holds them, so a killed run leaves no stale lock). The store's files are
+hidden files beside the submissions' folders (``.nngrader.sqlite`` and its ``-wal``/``-shm``,
+``.nngrader.lock``): no submission folder can take their names (a slug never starts with ``.``,
+``grader.report.names``), and what lists OUT's folders finds the submissions only.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -144,6 +145,43 @@ def _row(values: Sequence[Any]) -> Row:
     )
 
 
+def _lock(handle: IO[bytes]) -> bool:
+    """Take the store's lock on ``handle`` without waiting: False when another run holds it.
+    (``fcntl`` is imported here: ``grader.api`` imports the store, and ``nngrader check``, which
+    opens none, must run where there is no ``fcntl``.)
+
+    Raises:
+        GraderError: this machine has no file lock the store knows.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        return _lock_windows(handle)
+    try:
+        # A POSIX lock: released when this process dies, and not inherited by forked workers.
+        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _lock_windows(handle: IO[bytes]) -> bool:
+    """``_lock`` where there is no ``fcntl``: Windows' lock of the file's first byte, released
+    when the file is closed or this process dies."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    raise GraderError(
+        "no file locks on this machine (no fcntl module): nngrader grade cannot keep a second "
+        "run out of its results store; nngrader check needs no store"
+    )
+
+
 def _where(key: Key) -> tuple[str, str]:
     return json.dumps(key.name), key.folder
 
@@ -167,13 +205,13 @@ class Store:
         except OSError as exc:
             raise GraderError(f"cannot create the results store in {out}: {exc}") from exc
         try:
-            # A POSIX lock: released when this process dies, and not inherited by forked workers.
-            fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+            if not _lock(lock):
+                raise GraderError(
+                    f"another nngrader grade is writing into {out} (its store {path} is locked)"
+                )
+        except GraderError:
             lock.close()
-            raise GraderError(
-                f"another nngrader grade is writing into {out} (its store {path} is locked)"
-            ) from None
+            raise
         try:
             db = sqlite3.connect(path, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")

@@ -9,7 +9,8 @@ record into an ``Outcome``; ``grader.scoring`` decides its points.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any
 
@@ -23,7 +24,20 @@ from grader.results import Comparison
 from grader.sandbox.session import Session
 from grader.spec import Check, Spec
 
-__all__ = ["BadReturn", "Context", "describe"]
+__all__ = ["BadReturn", "Context", "describe", "generator_kept"]
+
+
+@contextmanager
+def generator_kept() -> Iterator[None]:
+    """Leave numpy's global generator as it was: for oracle questions a check asks before it
+    knows it needs the answer (a kit's oracle knows only the questions the correct path asks,
+    so a question that follows a failure is asked on every path), which must not move the
+    stream the later draws of the check see."""
+    state = np.random.get_state()
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 class Context:

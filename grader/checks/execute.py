@@ -35,6 +35,7 @@ from grader.checks.registry import IMPLEMENTATIONS
 from grader.errors import (
     BadReturn,
     ModuleBlocked,
+    NotInKit,
     StudentCrashed,
     StudentFailure,
     StudentMissing,
@@ -205,6 +206,8 @@ def _run_one(check: Check, run: _Run, session: Session) -> Outcome:
             redacted = f"{exc.summary} ({NOT_SHOWN})"
     except BadReturn as exc:
         status, message = "failed", str(exc)
+    except NotInKit as exc:
+        status, message = "error", str(exc)
     except Exception:  # a bug of ours must not cost the other checks or the batch
         log.exception("internal error in check %s", check.id)
         status, message = (

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.accepted import batchnorm_test, choose, state_array
+from grader.checks.accepted import choose, state_array
 from grader.checks.context import Context
 from grader.checks.stubs import name_stub
 from grader.numeric import NotNumeric, numeric_array
@@ -114,9 +114,10 @@ def value_forward(ctx: Context) -> None:
     if batchnorm and ref_args[3]["mode"] == "test":
         state = before[3]
         x, gamma, beta = before[:3]
-        valid = batchnorm_test(
-            x, gamma, beta, state["running_mean"], state["running_var"], state.get("eps", 1e-5)
-        )
+        valid = ctx.oracle.accepted(
+            "batchnorm_test",
+            x, gamma, beta, state["running_mean"], state["running_var"], state.get("eps", 1e-5),
+        )  # fmt: skip
         ref_out = choose(ctx, out, ref_out, valid)
     ctx.compare("out", out, ref_out)
     student = {"out": out}

@@ -32,6 +32,10 @@ PROBE_LEVEL = 1.0
 REPEATS = 30
 SEED0 = 1000
 """The probe's r-th call sets the net's dropout seed (and the global one) to ``SEED0 + r``."""
+KIT_NOTE = (
+    "the loss and gradients this net computes from its dropout units are checked by your "
+    "instructor; the masks themselves were checked here"
+)
 
 
 def probe(ctx: Context, kw: dict[str, Any], ref: Any) -> None:
@@ -66,6 +70,27 @@ def probe(ctx: Context, kw: dict[str, Any], ref: Any) -> None:
         claimed["loss"].append(loss)
         for name in (f"W{last}", f"b{last}", pre):
             claimed[name].append(grads.get(name))
+    if ctx.oracle.live:
+        _judge_from_units(ctx, rows, claimed, (w_last, b_last), y, pre, last)
+    else:
+        # A kit's oracle knows only inputs drawn from seeds, and h is the student's: the masks
+        # are still judged below.
+        ctx.notes.append(KIT_NOTE)
+    judge_masks(ctx, np.array(rows), float(kw["dropout_keep_ratio"]), lambda: _varies(ctx, kw, ref))
+
+
+def _judge_from_units(
+    ctx: Context,
+    rows: list[np.ndarray],
+    claimed: dict[str, list[Any]],
+    last_layer: tuple[np.ndarray, np.ndarray],
+    y: np.ndarray,
+    pre: str,
+    last: int,
+) -> None:
+    """Compare the claimed loss and gradients with what the reference computes from each ``h``
+    (rows: (K,) each; ``last_layer``: ``W_L`` (K, C) and ``b_L`` (C,))."""
+    w_last, b_last = last_layer
     expected: dict[str, list[Any]] = {name: [] for name in claimed}
     for h in rows:
         loss, dscores = ctx.oracle.call("softmax_loss", (h @ w_last + b_last)[None, :], y)
@@ -78,7 +103,6 @@ def probe(ctx: Context, kw: dict[str, Any], ref: Any) -> None:
     for name, values in claimed.items():
         what = "loss" if name == "loss" else f"grads['{name}']"
         ctx.compare(f"probe: {what}", _stacked(values, expected[name]), np.array(expected[name]))
-    judge_masks(ctx, np.array(rows), float(kw["dropout_keep_ratio"]), lambda: _varies(ctx, kw, ref))
 
 
 def _varies(ctx: Context, kw: dict[str, Any], ref: Any) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.context import Context
+from grader.checks.context import Context, generator_kept
 from grader.checks.nets import build, canonical_kwargs, close, reference_kwargs, scores
 from grader.checks.no_injection import judge_without_injection
 from grader.errors import BadReturn
@@ -120,8 +120,9 @@ def loss(ctx: Context) -> None:
         judge_without_injection(ctx, X, y, student_loss, grads, ref, kw)
         return
     ref_loss, ref_grads = ref.loss(X.copy(), y.copy())
+    flipped = _flipped_keep_loss(ctx, kw, X, y, ref) if uniforms else None
     if not ctx.compare("loss", student_loss, ref_loss) and uniforms:
-        _name_dropout_mistake(ctx, kw, X, y, ref, student_loss)
+        _name_dropout_mistake(ctx, kw, ref, student_loss, flipped)
     if not ctx.require(
         "grads", isinstance(grads, dict), f"grads is a {type(grads).__name__} (must be a dict)"
     ):
@@ -174,20 +175,31 @@ def _never_reached(ctx: Context) -> bool:
     return bool(record["calls"] == 0)
 
 
-def _name_dropout_mistake(
-    ctx: Context, kw: dict[str, Any], X: np.ndarray, y: np.ndarray, ref: Any, student_loss: Any
-) -> None:
-    """Name the dropout mistake whose loss the reference predicts for the injected uniforms."""
+def _flipped_keep_loss(
+    ctx: Context, kw: dict[str, Any], X: np.ndarray, y: np.ndarray, ref: Any
+) -> np.ndarray | None:
+    """The reference's loss (a 0-d array) with the keep probability flipped (None when that is
+    the same net), asked whether or not the student's loss is wrong (``generator_kept``)."""
     keep = float(kw["dropout_keep_ratio"])
-    if keep != 0.5:
+    if keep == 0.5:
+        return None
+    with generator_kept():
         # The injected layer keeps U < 1 - keep when the net passes the other probability.
         twin = ctx.oracle.model(
             "FullyConnectedNet", **{**reference_kwargs(ctx, kw), "dropout_keep_ratio": 1 - keep}
         )
         twin.params = {k: v.copy() for k, v in ref.params.items()}
-        if close(ctx, student_loss, np.float64(twin.loss(X.copy(), y.copy())[0])):
-            ctx.diagnosis = "keep and drop probability flipped where the net builds dropout_param"
-            return
+        return np.asarray(twin.loss(X.copy(), y.copy())[0], dtype=np.float64)
+
+
+def _name_dropout_mistake(
+    ctx: Context, kw: dict[str, Any], ref: Any, student_loss: Any, flipped: np.ndarray | None
+) -> None:
+    """Name the dropout mistake whose loss the reference predicts for the injected uniforms
+    (``flipped``: the loss with keep and drop probability flipped)."""
+    if flipped is not None and close(ctx, student_loss, flipped):
+        ctx.diagnosis = "keep and drop probability flipped where the net builds dropout_param"
+        return
     # A dropout call beyond the hidden layers drops everything: on the scores, they are all 0.
     # The regularization term is the reference's (0.5 * reg * sum of squared weights).
     weights = sum(float(np.sum(v * v)) for k, v in ref.params.items() if k.startswith("W"))

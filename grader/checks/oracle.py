@@ -1,11 +1,14 @@
-"""The oracle: every expected value a check needs, and every known mistake's output, behind one
-interface.
+"""The oracle: every expected value a check needs, every known mistake's output and every valid
+variant's, behind one interface.
 
 Checks never import the reference's solution modules (``reference.layers``, ``layer_utils``,
 ``optim``, ``fc_net``) themselves: they ask the ``Oracle`` of their context. The full grader backs
 it with the live reference (``LiveOracle``); a student kit, which must not contain the
-solutions, can back it with tables precomputed for the public checks' inputs. A test keeps every
-other module of ``grader/`` free of solution imports.
+solutions, backs it with tables recorded for the public checks' inputs (``grader.kit.tables``).
+Such an oracle is not ``live``: it answers only the inputs a check draws from its seed, never
+inputs made from a student's answers, so a check that would ask about those (the accuracy of
+parameters a student's code trained) takes its kit path instead. A test keeps every other module
+of ``grader/`` free of solution imports.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["Candidates", "LiveOracle", "Model", "Oracle"]
+__all__ = ["Alternatives", "Candidates", "LiveOracle", "Model", "Oracle"]
 
 Candidates = list[tuple[str, dict[str, Any]]]
 """Known-mistake variants: ``[(message, {output name: expected array})]``."""
+Alternatives = list[tuple[str, np.ndarray]]
+"""Valid variants: ``[(advisory note, expected array)]``."""
 
 
 class Model(Protocol):
@@ -30,6 +35,10 @@ class Model(Protocol):
 
 class Oracle(Protocol):
     """Where a check's expected values come from."""
+
+    live: bool
+    """True: answers any input (the reference itself); False: only the inputs checks draw from
+    their seeds (a kit's tables): a check asks nothing about values a student's code made."""
 
     def call(self, name: str, *args: Any) -> Any:
         """The reference function ``name``'s result on ``args``.
@@ -47,9 +56,16 @@ class Oracle(Protocol):
         """The known mistakes of ``name`` (``grader.checks.mistakes``) on ``args``, or ``[]``."""
         ...
 
+    def accepted(self, name: str, *args: Any) -> Alternatives:
+        """The valid variants' outputs of ``name`` (``grader.checks.variants``) on ``args``:
+        ``[(note, expected array)]``."""
+        ...
+
 
 class LiveOracle:
     """The oracle of the full grader: the trusted reference, computed on demand."""
+
+    live = True
 
     def call(self, name: str, *args: Any) -> Any:
         from reference import layers, optim
@@ -67,3 +83,9 @@ class LiveOracle:
 
         variants = getattr(mistakes, name, None)
         return [] if variants is None else variants(*args)
+
+    def accepted(self, name: str, *args: Any) -> Alternatives:
+        """The valid variants' outputs of ``name`` (``grader.checks.variants``) on ``args``."""
+        from grader.checks import variants
+
+        return getattr(variants, name)(*args)  # type: ignore[no-any-return]

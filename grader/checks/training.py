@@ -7,8 +7,11 @@ student's functions on inputs chosen here: ``loss(X_batch, y_batch)`` at the par
 here, and the update rule on each parameter, unless the course gives the rule
 (``api.not_student_work``), which is then applied here through the oracle. The validation data
 never enters the student's process; the accuracy that decides the points is computed here, with
-the reference forward pass on the parameters held here. The loss history is the student's
-answers: it can fail the check (not finite, not decreasing) but never earns the points alone.
+the reference forward pass on the parameters held here. A student kit (an oracle that is not
+``live``) has no reference forward pass: there the student's own test-mode scores on the
+validation images are asked for, and compared with the labels here. The loss history is the
+student's answers: it can fail the check (not finite, not decreasing) but never earns the points
+alone.
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ def train(ctx: Context) -> None:
     if not isinstance(model, Handle):
         raise BadReturn("the student's process answered a construct with something malformed")
     rule = str(ctx.param("update_rule", "adam"))
-    given = rule in ctx.api.not_student_work
+    # A kit has no trusted rule to apply here: the course's given rule is in the student's own
+    # optim module (the starter's), so the student's process applies it.
+    given = rule in ctx.api.not_student_work and ctx.oracle.live
     setup = Setup(
         rule=rule,
         rule_target={} if given else ctx.target(rule),

@@ -1,4 +1,5 @@
-"""Entry point of the child: ``python -s -B <runtime>/nngrader_child/__main__.py FD_IN FD_OUT``."""
+"""Entry point of the child: ``python -S -B <runtime>/nngrader_child/__main__.py FD_IN FD_OUT``
+(or ``... stdio`` where no pipe can be inherited: ``channel``)."""
 
 import os
 import sys

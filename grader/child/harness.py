@@ -38,7 +38,7 @@ from typing import Any
 # numpy must be imported before the student's workspace is on sys.path, so that a
 # ``numpy.py`` in the submission cannot shadow it.
 import numpy as np
-from nngrader_child import injection, protocol, reached
+from nngrader_child import channel, injection, protocol, reached
 
 MAX_TRACEBACK_CHARS = 4000
 
@@ -364,11 +364,9 @@ def _flush() -> None:
 
 
 def main() -> None:
-    fd_in, fd_out = int(sys.argv[1]), int(sys.argv[2])
-    # What the student's code prints goes to our stdout/stderr, which the sandbox captures.
-    os.set_inheritable(fd_in, False)
-    os.set_inheritable(fd_out, False)
-    serve(fd_in, fd_out)
+    # What the student's code prints goes to our stdout/stderr, which the sandbox captures; the
+    # protocol's ends are private to this process (``channel``).
+    serve(*channel.open_ends(sys.argv[1:]))
 
 
 def import_whole(name: str, workspace: str) -> Any:

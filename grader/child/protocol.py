@@ -5,7 +5,8 @@ code), so it depends on numpy and the standard library only.
 
 A *frame* is ``MAGIC | len(header) | header | len(payload) | payload`` where the lengths are
 8-byte big-endian integers, ``header`` is UTF-8 JSON and ``payload`` is an ``.npz`` archive
-written with ``allow_pickle=False``. Frames travel on dedicated pipes, never on stdout.
+written with ``allow_pickle=False``. Frames travel on dedicated pipes, never on what the student's
+code prints to (where no pipe can be passed, on stdin and stdout: ``grader.sandbox.channel``).
 
 Values inside the JSON header are plain JSON, with these tagged forms:
 
@@ -32,6 +33,7 @@ import math
 import os
 import select
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -243,28 +245,36 @@ def read_frame(
         deadline: ``time.monotonic()`` value after which ``ChannelTimeout`` is raised.
         max_payload: largest accepted payload in bytes (a huge returned array fails cleanly).
     """
-    reader = _PipeReader(fd, deadline)
-    if reader.read(4) != MAGIC:
+    return read_frame_from(_PipeReader(fd, deadline).read, max_payload=max_payload)
+
+
+def read_frame_from(
+    read: Callable[[int], bytes], *, max_payload: int = MAX_PAYLOAD
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read one frame through ``read(n)``, which returns exactly ``n`` bytes or raises
+    (``ChannelClosed``, ``ChannelTimeout``): ``read_frame``'s checks on any byte stream (the
+    grading process's threaded stdio channel, where ``select`` cannot wait on pipes)."""
+    if read(4) != MAGIC:
         raise ProtocolError("frame does not start with the protocol marker")
-    head_len = int.from_bytes(reader.read(8), "big")
+    head_len = int.from_bytes(read(8), "big")
     if head_len > MAX_HEADER_BYTES:
         # Refused before reading it: json.loads of 1 MiB may already build ~90 MiB of objects.
         raise ProtocolError(
             f"frame header of {head_len} bytes exceeds the {MAX_HEADER_BYTES // 1024} KiB limit"
         )
     try:
-        header = json.loads(reader.read(head_len), parse_constant=_reject_constant)
+        header = json.loads(read(head_len), parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(f"frame header is not plain JSON: {exc}") from None
     if not isinstance(header, dict):
         raise ProtocolError("frame header is not a JSON object")
-    payload_len = int.from_bytes(reader.read(8), "big")
+    payload_len = int.from_bytes(read(8), "big")
     if payload_len > max_payload:
         raise ProtocolError(
             f"result of {payload_len / 2**20:.1f} MiB exceeds the {max_payload / 2**20:.0f} MiB "
             "limit"
         )
-    arrays = load_arrays(reader.read(payload_len), max_bytes=max_payload) if payload_len else {}
+    arrays = load_arrays(read(payload_len), max_bytes=max_payload) if payload_len else {}
     return header, arrays
 
 

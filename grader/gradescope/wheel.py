@@ -30,7 +30,15 @@ import reference
 from grader import __version__
 from grader.errors import GraderError
 
-__all__ = ["BUILT_FROM", "PACKAGES", "build_wheel", "check_wheel", "package_files", "source_tree"]
+__all__ = [
+    "BUILT_FROM",
+    "PACKAGES",
+    "build_wheel",
+    "check_wheel",
+    "package_files",
+    "pip_wheel",
+    "source_tree",
+]
 
 PACKAGES = (grader, reference, assignments)
 """The top-level packages the wheel holds (pyproject's ``packages.find``)."""
@@ -90,9 +98,8 @@ def build_wheel(dest: Path, *, source: Path | None = None) -> Path:
     """
     source = source_tree() if source is None else source
     dest.mkdir(parents=True, exist_ok=True)
-    failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="nngrader-wheel-") as tmp:
-        copy, built = Path(tmp) / "src", Path(tmp) / "dist"
+        copy = Path(tmp) / "src"
         try:
             copy.mkdir()
             for name in BUILT_FROM:
@@ -103,27 +110,42 @@ def build_wheel(dest: Path, *, source: Path | None = None) -> Path:
                     shutil.copy2(source / name, copy / name)
         except OSError as exc:
             raise GraderError(f"cannot copy the source tree {source} to build from: {exc}") from exc
-        for isolation in (["--no-build-isolation"], []):
-            how = f"pip wheel {' '.join(isolation) or 'with build isolation'}"
-            command = [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation]
-            command += ["--disable-pip-version-check", "-w", str(built), str(copy)]
-            try:
-                # Our own interpreter's pip on a fixed command line; the folder is our own copy.
-                done = subprocess.run(  # noqa: S603
-                    command, capture_output=True, text=True, timeout=_PIP_SECONDS, check=False
-                )
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                failures.append(f"{how}: {exc}")
-                continue
-            wheels = sorted(built.glob("nngrader-*.whl"))
-            if done.returncode == 0 and wheels:
-                wheel = dest / wheels[0].name
-                shutil.copyfile(wheels[0], wheel)
-                check_wheel(wheel, expected=package_files(copy))  # what it was built from
-                return wheel
-            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
-            failures.append(f"{how}:\n{tail}")
-    raise GraderError("cannot build the nngrader wheel:\n" + "\n".join(failures))
+        built = pip_wheel(copy, Path(tmp) / "dist", "nngrader")
+        wheel = dest / built.name
+        shutil.copyfile(built, wheel)
+        check_wheel(wheel, expected=package_files(copy))  # what it was built from
+    return wheel
+
+
+def pip_wheel(tree: Path, out: Path, name: str) -> Path:
+    """Build the wheel of the project in ``tree`` (a folder of our own) into ``out`` with pip:
+    without build isolation first (offline), then with it.
+
+    Returns:
+        The wheel ``out/<name>-*.whl``.
+
+    Raises:
+        GraderError: pip failed both ways (its last lines are in the message).
+    """
+    failures: list[str] = []
+    for isolation in (["--no-build-isolation"], []):
+        how = f"pip wheel {' '.join(isolation) or 'with build isolation'}"
+        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation]
+        command += ["--disable-pip-version-check", "-w", str(out), str(tree)]
+        try:
+            # Our own interpreter's pip on a fixed command line; the folder is our own.
+            done = subprocess.run(  # noqa: S603
+                command, capture_output=True, text=True, timeout=_PIP_SECONDS, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            failures.append(f"{how}: {exc}")
+            continue
+        wheels = sorted(out.glob(f"{name.replace('-', '_')}-*.whl"))
+        if done.returncode == 0 and wheels:
+            return wheels[0]
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
+        failures.append(f"{how}:\n{tail}")
+    raise GraderError(f"cannot build the {name} wheel:\n" + "\n".join(failures))
 
 
 def check_wheel(wheel: Path, *, expected: set[str] | None = None) -> None:

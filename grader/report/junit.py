@@ -38,7 +38,15 @@ from grader.report.names import readable
 from grader.report.student_view import StudentCheck, Withheld, student_view
 from grader.results import CheckResult, SubmissionResult
 
-__all__ = ["MESSAGE_CHARS", "Location", "junit_xml", "location", "xml_text"]
+__all__ = [
+    "MESSAGE_CHARS",
+    "Location",
+    "details",
+    "graded_files",
+    "junit_xml",
+    "location",
+    "xml_text",
+]
 
 MESSAGE_CHARS = 500
 """Longest ``message`` attribute (the element's text holds the whole message)."""
@@ -96,8 +104,9 @@ def _points(check: StudentCheck) -> str:
     return f"{check.score:g} / {check.max_score:g} points"
 
 
-def _details(check: StudentCheck) -> str:
-    """The text of a failure or error element: message, diagnosis, root cause, points."""
+def details(check: StudentCheck) -> str:
+    """The text of a failure or error element (and of a GitHub annotation): message, diagnosis,
+    root cause, points."""
     lines = [check.message] if check.message else []
     if check.diagnosis:
         lines.append(f"Looks like: {check.diagnosis}")
@@ -127,7 +136,7 @@ def _testcase(
         problem = ET.SubElement(
             case, tag, message=xml_text(message[:MESSAGE_CHARS]), type=check.status
         )
-        problem.text = xml_text(_details(check))
+        problem.text = xml_text(details(check))
     if check.output:
         ET.SubElement(case, "system-out").text = xml_text(check.output)
 
@@ -187,7 +196,7 @@ def _not_graded(
     _finish(suite)
 
 
-def _files(result: SubmissionResult) -> dict[str, str]:
+def graded_files(result: SubmissionResult) -> dict[str, str]:
     """The submission's graded files (``extra["files"]``: module -> path in the submission)."""
     files = result.extra.get("files")
     if not isinstance(files, dict):
@@ -203,7 +212,7 @@ def _result_suites(root: ET.Element, result: SubmissionResult, many: bool) -> No
     if not result.checks:
         _not_graded(root, result, submission, prefix + assignment)
         return
-    files = _files(result)
+    files = graded_files(result)
     for part, checks in _parts(result):
         view = student_view(replace(result, checks=checks))
         raw = {c.check_id: c for c in checks}

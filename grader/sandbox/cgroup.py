@@ -4,8 +4,9 @@ RLIMIT_NPROC does not bind root, and a double-forked daemon leaves its process g
 process count and the final sweep rely on a cgroup: every descendant of a member stays a member.
 A group is created below the cgroup we run in (or at the hierarchy's top when that is writable).
 On machines without a writable v1 hierarchy ``CGroup.create`` returns None and the caller notes
-it. ``mark`` starts each child's accounting afresh, so a limit one child hit is not reported for
-the next.
+it (without one at all, ``grader.sandbox.facilities.has_cgroups``, it is not even tried).
+``mark`` starts each child's accounting afresh, so a limit one child hit is not reported for the
+next.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import time
 from collections.abc import Set
 from pathlib import Path
 
+from grader.sandbox.facilities import CGROUP_ROOT
 from grader.sandbox.uids import pause
 
-ROOT = Path("/sys/fs/cgroup")
+ROOT = CGROUP_ROOT
 
 
 def _own_path(controller: str) -> str:

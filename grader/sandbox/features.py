@@ -3,17 +3,20 @@
 Distributions ship very different bwrap versions (Debian bookworm 0.8.0, older ones 0.4 or
 less), and an unknown option makes bwrap refuse to start at all. So every option newer than the
 basics is looked up in ``bwrap --help`` first, and the caller falls back (and says so in the
-report) where one is missing: ``--size`` (0.8.0; a size-limited tmpfs) and ``--seccomp``.
+report) where one is missing: ``--size`` (0.8.0; a size-limited tmpfs) and ``--seccomp``. And
+whether it is installed setuid root (``bwrap_is_setuid``: unprivileged machines).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import stat
 import subprocess
 from functools import cache
 
-__all__ = ["bwrap_options", "bwrap_supports", "parse_help"]
+__all__ = ["bwrap_is_setuid", "bwrap_options", "bwrap_supports", "parse_help"]
 
 _OPTION = re.compile(r"^\s+(--[a-z0-9-]+)", re.MULTILINE)
 
@@ -42,3 +45,12 @@ def bwrap_options() -> frozenset[str]:
 def bwrap_supports(option: str) -> bool:
     """Whether the installed bwrap knows ``option`` (e.g. ``--size``)."""
     return option in bwrap_options()
+
+
+def bwrap_is_setuid() -> bool:
+    """Whether the ``bwrap`` on PATH is setuid (looked at every call, like ``shutil.which``)."""
+    path = shutil.which("bwrap")
+    try:
+        return path is not None and bool(os.stat(path).st_mode & stat.S_ISUID)
+    except OSError:
+        return False

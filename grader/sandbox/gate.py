@@ -17,20 +17,23 @@ pipe closes without ``go`` and the shell exits without running anything. No-new-
 the pre-exec set on bwrap itself, is set by the uid drop inside (``setpriv --no-new-privs``) on
 the student's whole tree, and by bwrap. Process mode, and bwrap without root, keep the pre-exec:
 there the child drops its uid or installs its seccomp filter itself.
+
+Without the ``resource`` module (Windows, or simulated: ``grader.sandbox.facilities``) there are
+no rlimits: ``child_rlimits`` is empty and ``set_rlimits`` never needs the module.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from grader.sandbox.facilities import has_resource
 from grader.sandbox.limits import Limits
 
-__all__ = ["GATE", "NPROC_MARGIN", "SHELL", "child_rlimits", "spawn_gated"]
+__all__ = ["GATE", "NPROC_MARGIN", "SHELL", "child_rlimits", "set_rlimits", "spawn_gated"]
 
 SHELL = "/bin/sh"
 GATE = 'read -r go && [ "$go" = go ] && exec "$@" </dev/null'
@@ -48,7 +51,14 @@ def child_rlimits(limits: Limits, *, cgroup: bool, uid: bool) -> list[Rlimit]:
         limits: The submission's limits.
         cgroup: A cgroup limits memory and processes (else RLIMIT_AS does, per process).
         uid: The child runs as a sandbox uid, whose process count RLIMIT_NPROC bounds.
+
+    Returns:
+        The rlimits; none without the ``resource`` module.
     """
+    if not has_resource():
+        return []
+    import resource  # here: Windows has no such module
+
     out = [
         (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1)),
         (resource.RLIMIT_NOFILE, (limits.max_open_files, limits.max_open_files)),
@@ -63,6 +73,19 @@ def child_rlimits(limits: Limits, *, cgroup: bool, uid: bool) -> list[Rlimit]:
         nproc = limits.max_processes + (NPROC_MARGIN if cgroup else 0)
         out.append((resource.RLIMIT_NPROC, (nproc, nproc)))
     return out
+
+
+def set_rlimits(rlimits: Sequence[Rlimit], pid: int | None = None) -> None:
+    """Apply ``rlimits`` (from ``child_rlimits``) to this process, or to ``pid`` from outside."""
+    if not rlimits:
+        return  # the only way without the resource module: ``child_rlimits`` gave none
+    import resource
+
+    for which, value in rlimits:
+        if pid is None:
+            resource.setrlimit(which, value)
+        else:
+            resource.prlimit(pid, which, value)
 
 
 def gate_usable() -> bool:

@@ -15,7 +15,8 @@ In both modes, when we are root, the code runs as a dedicated unprivileged uid
 (``grader.sandbox.uids``) so that kill(-1) or a fork bomb cannot touch the grader, and inside a
 cgroup that caps memory and processes and lets ``kill_all`` find double-forked daemons. Without
 root there is no uid drop and no cgroup: rlimits and the process group remain, and
-``limit_notes`` says so.
+``limit_notes`` says so. Where a facility is missing (``grader.sandbox.facilities``: prctl, the
+resource or fcntl module, cgroups, /proc) only its own protections are dropped, named in one note.
 """
 
 from __future__ import annotations
@@ -23,21 +24,20 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import resource
-import shutil
 import signal
-import stat
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+import grader.sandbox.facilities as facilities
 from grader.sandbox.access import NOT_KEPT_APART, grant_access
 from grader.sandbox.bwrap import bwrap_args
 from grader.sandbox.cgroup import CGroup
-from grader.sandbox.features import bwrap_supports
-from grader.sandbox.gate import child_rlimits, gate_usable, spawn_gated
+from grader.sandbox.environment import THREAD_VARS, child_environment
+from grader.sandbox.facilities import is_root, prctl
+from grader.sandbox.features import bwrap_is_setuid, bwrap_supports
+from grader.sandbox.gate import child_rlimits, gate_usable, set_rlimits, spawn_gated
 from grader.sandbox.leftovers import sweep_leftovers
 from grader.sandbox.limits import Limits
 from grader.sandbox.modes import resolve_mode
@@ -49,18 +49,8 @@ from grader.sandbox.uids import claim_uid, kill_uid, release_uid, settle_uid
 
 __all__ = ["THREAD_VARS", "Sandbox"]
 
-THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "BLIS_NUM_THREADS",
-)
 PR_SET_NO_NEW_PRIVS = 38
 REAP_SECONDS = 30  # a SIGKILLed process exits unless stuck in the kernel: wait, but not forever
-# Loaded now, not between fork and exec (where loading a library is unsafe).
-_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 class Sandbox:
@@ -110,29 +100,21 @@ class Sandbox:
         self._settled = True  # nothing started yet (see ``kill_all``)
         self.cgroup: CGroup | None = None
         # bwrap sets no-new-privileges for the sandboxed tree itself; setting it before exec would
-        # only stop a setuid-root bwrap (unprivileged machines) from getting its privileges.
-        self._no_new_privs = not (self.isolation == "bwrap" and _is_setuid(shutil.which("bwrap")))
-        if os.geteuid() == 0:
-            self.uid, self._lock = claim_uid()
-            self.cgroup = CGroup.create(
-                f"nngrader-{self.uid}",
-                memory_bytes=limits.memory_bytes,
-                max_processes=limits.max_processes,
-            )
-            if self.cgroup is None:
-                self.limit_notes.append(
-                    "no writable cgroup v1 pids/memory hierarchy: memory is limited per "
-                    "process (RLIMIT_AS) and processes only per uid (RLIMIT_NPROC)"
-                )
-            self._grant_access()
-        else:
-            self.limit_notes.append(
-                "not running as root: student code runs as the grader's own user, "
-                "without a cgroup (rlimits and the process group still apply)"
-            )
-            if self.isolation == "process":
-                self.limit_notes.append(NOT_KEPT_APART)
-        self.env = self._environment(env or {})
+        # only stop a setuid-root bwrap (unprivileged machines) from getting its privileges. Looked
+        # up now: nothing is loaded between fork and exec. None: no prctl here (noted below).
+        setuid_bwrap = self.isolation == "bwrap" and bwrap_is_setuid()
+        self._prctl = None if setuid_bwrap else prctl()
+        self.limit_notes.extend(facilities.notes(root=is_root(), isolation=self.isolation))
+        if is_root():
+            self._claim_uid_and_cgroup()
+        elif self.isolation == "process":
+            self.limit_notes.append(NOT_KEPT_APART)
+        self.env = child_environment(
+            scratch=self.scratch,
+            pythonpath=self.packages.pythonpath(self.isolation),
+            threads=limits.threads,
+            extra=env or {},
+        )
         self._limit_disk_and_userns()
         self._rlimits = child_rlimits(
             limits, cgroup=self.cgroup is not None, uid=self.uid is not None
@@ -142,18 +124,34 @@ class Sandbox:
 
     # -- setup ----------------------------------------------------------------------------------
 
-    def _grant_access(self) -> None:
-        """Let the sandbox uid write scratch and read the workspace and runtime."""
-        self.limit_notes.extend(
-            grant_access(
-                isolation=self.isolation,
-                uid=self.uid if self.uid is not None else os.geteuid(),
-                workspace=self.workspace,
-                scratch=self.scratch,
-                ro_paths=self.ro_paths,
-                packages=self.packages.paths,
+    def _claim_uid_and_cgroup(self) -> None:
+        """As root: a sandbox uid and a cgroup, each where this machine's facilities allow."""
+        if facilities.uid_drop():
+            self.uid, self._lock = claim_uid()
+            # Let the sandbox uid write scratch and read the workspace and runtime.
+            self.limit_notes.extend(
+                grant_access(
+                    isolation=self.isolation,
+                    uid=self.uid,
+                    workspace=self.workspace,
+                    scratch=self.scratch,
+                    ro_paths=self.ro_paths,
+                    packages=self.packages.paths,
+                )
             )
+        if not facilities.has_cgroups():
+            return  # the note on missing facilities says so
+        # Without a uid (no fcntl or /proc) the group is named after this process instead.
+        owner = self.uid if self.uid is not None else f"p{os.getpid()}-{id(self)}"
+        self.cgroup = CGroup.create(
+            f"nngrader-{owner}",
+            memory_bytes=self.limits.memory_bytes,
+            max_processes=self.limits.max_processes,
         )
+        if self.cgroup is None:
+            fallback = "memory is limited per process (RLIMIT_AS) and processes only per uid "
+            fallback += "(RLIMIT_NPROC)" if facilities.has_resource() else "(no rlimits either)"
+            self.limit_notes.append(f"no writable cgroup v1 pids/memory hierarchy: {fallback}")
 
     def _limit_disk_and_userns(self) -> None:
         """Make scratch a limited tmpfs (``ScratchDisk``) and prepare the seccomp filter that
@@ -162,37 +160,27 @@ class Sandbox:
         self.disk = ScratchDisk.open(
             self.scratch,
             limits=self.limits,
-            uid=self.uid,
+            # As root without a sandbox uid (no fcntl or /proc) the child runs as root: its tmpfs.
+            uid=self.uid if self.uid is not None or not is_root() else 0,
             isolation=self.isolation,
             bwrap_size=bwrap and bwrap_supports("--size"),
         )
-        self._seccomp = userns_filter() if not bwrap or bwrap_supports("--seccomp") else None
+        # Process mode installs the filter itself, through prctl: without it the note on missing
+        # facilities already says that user namespaces are not blocked.
+        loader = bwrap_supports("--seccomp") if bwrap else self._prctl is not None
+        self._seccomp = userns_filter() if loader else None
         self._filter = SeccompFilter(self._seccomp) if self._seccomp and not bwrap else None
         self.limit_notes.extend([self.disk.note] if self.disk.note else [])
-        if self._seccomp is None:
+        if self._seccomp is None and (bwrap or self._prctl is not None):
             self.limit_notes.append("user namespaces are not blocked (no seccomp filter here)")
 
-    def _environment(self, extra: Mapping[str, str]) -> dict[str, str]:
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(self.scratch),
-            "TMPDIR": str(self.scratch),
-            "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0",
-            # Python finds its prefix from PYTHONHOME once it runs as another uid.
-            "PYTHONHOME": sys.base_prefix,
-        }
-        # Where numpy and the declared packages are, and nothing else (``ChildPackages``); a
-        # course's matplotlib draws without a display.
-        env["PYTHONPATH"] = self.packages.pythonpath(self.isolation)
-        env["MPLBACKEND"] = "Agg"
-        env.update({var: str(self.limits.threads) for var in THREAD_VARS})
-        env.update(extra)
-        return env
-
     def spawn(
-        self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stdout_path: Path
+        self,
+        argv: Sequence[str],
+        *,
+        pass_fds: Sequence[int] = (),
+        stdout_path: Path,
+        stdio: tuple[int, int] | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start one process tree in a fresh session, with the limits applied before exec.
 
@@ -200,6 +188,8 @@ class Sandbox:
             argv: The command to run inside the sandbox.
             pass_fds: File descriptors the child inherits (the protocol's pipes).
             stdout_path: The file that collects the child's stdout and stderr (appended to).
+            stdio: The child's stdin and stdout instead, its stderr alone then going to
+                ``stdout_path`` (the protocol's pipes where none can be passed: ``channel``).
 
         Returns:
             The started process (bwrap's outer process in bwrap mode).
@@ -214,7 +204,8 @@ class Sandbox:
             if bwrap:
                 command = self._bwrap_prefix(fd) + command
                 fds += [] if fd is None else [fd]
-            if self._gated:  # the cgroup and the rlimits from outside, before bwrap runs
+            # The gate takes its go from stdin: a child talking on its stdin is never gated.
+            if self._gated and stdio is None:  # the cgroup and rlimits from outside, before bwrap
                 proc = spawn_gated(
                     command,
                     prepare=self._prepare,
@@ -224,16 +215,21 @@ class Sandbox:
                     cwd=self.scratch,
                 )
             else:  # the cgroup, the rlimits and the uid drop between fork and exec
+                # Windows has neither sessions nor a pre-exec (Popen refuses a preexec_fn there).
+                posix = facilities.process_groups()
+                stdin, stdout, stderr = (
+                    (subprocess.DEVNULL, out, subprocess.STDOUT) if stdio is None else (*stdio, out)
+                )
                 proc = subprocess.Popen(  # noqa: S603 - our own command; what it runs is contained
                     command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
+                    stdin=stdin,
+                    stdout=stdout,
+                    stderr=stderr,
                     pass_fds=tuple(fds),
                     env=self.env,
                     cwd=self.scratch,
-                    start_new_session=True,
-                    preexec_fn=self._preexec,
+                    start_new_session=posix,
+                    preexec_fn=self._preexec if posix else None,
                 )
         self.procs.append(proc)
         self._latest = proc
@@ -243,8 +239,7 @@ class Sandbox:
         """What ``_preexec`` does in the child, done from outside to a gated one (``gate``)."""
         if self.cgroup is not None:
             self.cgroup.join(pid)
-        for which, value in self._rlimits:
-            resource.prlimit(pid, which, value)
+        set_rlimits(self._rlimits, pid)
 
     def _bwrap_prefix(self, seccomp_fd: int | None) -> list[str]:
         return bwrap_args(
@@ -263,10 +258,9 @@ class Sandbox:
         (process mode) the uid drop."""
         if self.cgroup is not None:
             self.cgroup.join(os.getpid())
-        for which, value in self._rlimits:
-            resource.setrlimit(which, value)
+        set_rlimits(self._rlimits)
         # No setuid/setcap binary may give the student's code back what the uid drop took away.
-        if self._no_new_privs and _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        if self._prctl is not None and self._prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
         if self._filter is not None:  # process mode (bwrap loads the filter itself)
             self._filter.install()
@@ -303,10 +297,7 @@ class Sandbox:
                     proc.wait(timeout=1)
                 except subprocess.TimeoutExpired:
                     pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _kill_group(proc)
         if self.cgroup is not None:
             self.cgroup.kill_all()
         for proc in self.procs:
@@ -346,9 +337,11 @@ class Sandbox:
             return lim.processes_message()
         code = self._latest.poll() if self._latest is not None else None
         sig = None if code is None else (-code if code < 0 else code - 128 if code > 128 else None)
-        if sig == signal.SIGXCPU:
+        # Windows has neither signal (nor rlimits to send them): getattr gives a number no
+        # signal has.
+        if sig == getattr(signal, "SIGXCPU", -1):
             return lim.cpu_message()
-        if sig == signal.SIGXFSZ:  # a non-Python child (Python ignores SIGXFSZ and raises EFBIG)
+        if sig == getattr(signal, "SIGXFSZ", -1):  # a non-Python child (Python raises EFBIG)
             return lim.file_size_message()
         return None
 
@@ -392,8 +385,13 @@ class Sandbox:
         self.close()
 
 
-def _is_setuid(path: str | None) -> bool:
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL ``proc``'s process group, which it leads (``spawn``); just ``proc`` where there
+    are no process groups (Windows)."""
     try:
-        return path is not None and bool(os.stat(path).st_mode & stat.S_ISUID)
-    except OSError:
-        return False
+        if facilities.process_groups():
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -19,13 +19,14 @@ The walk is careful because other uids may still be writing in the same folders:
 
 from __future__ import annotations
 
-import ctypes
 import os
 import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from grader.sandbox.facilities import libc
 
 __all__ = ["SHARED_DIRS", "remove_ipc", "sweep_leftovers"]
 
@@ -38,8 +39,8 @@ TAKEN_OVER = 0o700
 """The mode of a folder of the uid while it is being swept (owner root, group the uid's)."""
 IPC_RMID = 0
 IPC_KINDS = ("shm", "sem", "msg")
-_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_LIBC = ctypes.CDLL(None, use_errno=True)
+# getattr: this module is imported where these flags do not exist (Windows), though never used.
+_OPEN_DIR = os.O_RDONLY | sum(getattr(os, f, 0) for f in ("O_DIRECTORY", "O_NOFOLLOW", "O_CLOEXEC"))
 
 
 @dataclass
@@ -190,12 +191,15 @@ def remove_ipc(uid: int) -> int:
 
 
 def _remove_ipc(kind: str, ident: int) -> bool:
+    lib = libc()
+    if lib is None:
+        return False
     if kind == "shm":
-        code = _LIBC.shmctl(ident, IPC_RMID, None)
+        code = lib.shmctl(ident, IPC_RMID, None)
     elif kind == "sem":
-        code = _LIBC.semctl(ident, 0, IPC_RMID)
+        code = lib.semctl(ident, 0, IPC_RMID)
     else:
-        code = _LIBC.msgctl(ident, IPC_RMID, None)
+        code = lib.msgctl(ident, IPC_RMID, None)
     return int(code) == 0
 
 

@@ -2,18 +2,24 @@
 
 ``bwrap`` (bubblewrap namespaces) is probed once per process; ``process`` (no namespaces) always
 works but must be asked for: ``auto`` never silently runs student code without isolation.
+``best`` (the student kit's default: the student's own code on the student's own machine) takes
+bwrap where it works and otherwise ``process``, never an error; ``fallback_note`` is then the
+report's one note saying so.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from functools import cache
 
 from grader.errors import SandboxUnavailable
+from grader.sandbox.facilities import is_root
 
-__all__ = ["available_modes", "resolve_mode"]
+__all__ = ["REQUESTS", "available_modes", "fallback_note", "resolve_mode"]
+
+REQUESTS = ("auto", "best", "bwrap", "process")
+"""What a caller may ask for (``--sandbox``)."""
 
 
 @cache
@@ -31,7 +37,7 @@ def _bwrap_problem() -> str | None:
     if done.returncode != 0:
         stderr = done.stderr.decode(errors="replace").strip()[:200]
         return f"bwrap cannot create namespaces here: {stderr}"
-    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+    if is_root() and shutil.which("setpriv") is None:
         return "setpriv (util-linux) is needed to drop privileges inside bwrap"
     return None
 
@@ -46,10 +52,11 @@ def available_modes() -> dict[str, str | None]:
 
 
 def resolve_mode(requested: str) -> str:
-    """The mode to run in: ``auto`` -> ``bwrap`` when usable.
+    """The mode to run in: ``auto`` -> ``bwrap`` when usable; ``best`` -> ``bwrap`` when usable,
+    else ``process``.
 
     Args:
-        requested: ``auto``, ``bwrap`` or ``process``.
+        requested: ``auto``, ``best``, ``bwrap`` or ``process``.
 
     Returns:
         ``bwrap`` or ``process``.
@@ -57,14 +64,25 @@ def resolve_mode(requested: str) -> str:
     Raises:
         SandboxUnavailable: The mode is unknown, or bwrap is needed and does not work here.
     """
-    if requested not in ("auto", "bwrap", "process"):
-        raise SandboxUnavailable(f"unknown sandbox mode {requested!r} (auto, bwrap, process)")
+    if requested not in REQUESTS:
+        raise SandboxUnavailable(f"unknown sandbox mode {requested!r} ({', '.join(REQUESTS)})")
     if requested == "process":
         return "process"
     problem = _bwrap_problem()
-    if problem is not None:
-        raise SandboxUnavailable(
-            f"cannot isolate student code: {problem}. Install bubblewrap, or pass "
-            "--sandbox process to run without isolation (reports will say so)"
-        )
-    return "bwrap"
+    if problem is None:
+        return "bwrap"
+    if requested == "best":
+        return "process"
+    raise SandboxUnavailable(
+        f"cannot isolate student code: {problem}. Install bubblewrap, or pass "
+        "--sandbox process to run without isolation (reports will say so)"
+    )
+
+
+def fallback_note(requested: str) -> str | None:
+    """The report's note when ``requested`` is ``best`` and bwrap does not work here (the code
+    then runs in ``process`` mode), else None. It replaces the usual "isolation was OFF" note."""
+    problem = _bwrap_problem() if requested == "best" else None
+    if problem is None:
+        return None
+    return f"No isolation here ({problem}): your code ran in a child process on this machine."

@@ -9,7 +9,8 @@ children that are the sandbox's: named ``bwrap``, or running as the sandbox uid.
 (a process pool's workers, say) are left alone: reaping them would steal their exit status.
 
 An orphan is handed to us only when we are PID 1 of our namespace or a subreaper
-(``adopts_orphans``); otherwise the scan of /proc could find nothing, and it is skipped.
+(``adopts_orphans``); otherwise the scan of /proc could find nothing, and it is skipped. Without
+prctl (not Linux) there are no subreapers, and without /proc nothing to scan.
 """
 
 from __future__ import annotations
@@ -18,18 +19,22 @@ import ctypes
 import os
 from pathlib import Path
 
+from grader.sandbox.facilities import has_procfs, prctl
+
 __all__ = ["adopted_zombies", "adopts_orphans", "reap_adopted"]
 
 PR_GET_CHILD_SUBREAPER = 37
-_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def adopts_orphans() -> bool:
     """Whether orphaned processes can become our children: we are PID 1 or a subreaper."""
     if os.getpid() == 1:
         return True
+    call = prctl()
+    if call is None:
+        return False  # no prctl, no subreapers: only PID 1 adopts orphans
     flag = ctypes.c_int(0)
-    if _LIBC.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
+    if call(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
         return True  # cannot tell: look
     return flag.value != 0
 
@@ -44,6 +49,8 @@ def _status(pid: str) -> dict[str, str]:
 
 def adopted_zombies(uid: int | None) -> list[int]:
     """Our exited, unwaited children that belong to a sandbox: bwrap, or running as ``uid``."""
+    if not has_procfs():
+        return []
     me = str(os.getpid())
     found = []
     for entry in os.listdir("/proc"):

@@ -20,17 +20,31 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.sandbox.facilities import libc
 from grader.sandbox.limits import Limits
 
 __all__ = ["ScratchDisk", "mount_tmpfs", "tmpfs_options", "unmount"]
 
 MS_NOSUID, MS_NODEV = 0x2, 0x4
 MNT_DETACH = 0x2
-_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _linux_libc() -> ctypes.CDLL:
+    """The C library, where its mount(2) is Linux's (it has ``umount2``; macOS's ``mount`` takes
+    other arguments).
+
+    Raises:
+        OSError: ENOSYS elsewhere.
+    """
+    lib = libc()
+    if lib is None or not hasattr(lib, "umount2"):
+        raise OSError(errno.ENOSYS, "no Linux mount(2) here")
+    return lib
 
 
 def tmpfs_options(limits: Limits, uid: int) -> str:
@@ -42,17 +56,19 @@ def mount_tmpfs(path: Path, options: str) -> None:
     """Mount a tmpfs (nosuid, nodev) on ``path``.
 
     Raises:
-        OSError: mount(2) refused (no CAP_SYS_ADMIN, e.g. in an unprivileged container).
+        OSError: mount(2) refused (no CAP_SYS_ADMIN, e.g. in an unprivileged container), or
+            there is no Linux mount(2) here.
     """
     flags = MS_NOSUID | MS_NODEV
-    if _LIBC.mount(b"nngrader-scratch", os.fsencode(path), b"tmpfs", flags, options.encode()):
+    lib = _linux_libc()
+    if lib.mount(b"nngrader-scratch", os.fsencode(path), b"tmpfs", flags, options.encode()):
         code = ctypes.get_errno()
         raise OSError(code, f"mounting a tmpfs on {path}: {os.strerror(code)}")
 
 
 def unmount(path: Path) -> None:
     """Unmount ``path`` (lazily: a namespace a killed bwrap left behind may still hold it)."""
-    if _LIBC.umount2(os.fsencode(path), MNT_DETACH):
+    if _linux_libc().umount2(os.fsencode(path), MNT_DETACH):
         code = ctypes.get_errno()
         raise OSError(code, f"unmounting {path}: {os.strerror(code)}")
 

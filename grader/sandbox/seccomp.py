@@ -16,7 +16,8 @@ The filter returns an error, never kills, for:
   differ and would slip past the checks above.
 
 Everything else is allowed. Only x86_64 and aarch64 are known; elsewhere ``userns_filter``
-returns None and the caller notes that user namespaces are not blocked.
+returns None and the caller notes that user namespaces are not blocked. Installing the filter
+needs prctl (``grader.sandbox.facilities``): without it process mode makes no ``SeccompFilter``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import platform
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from grader.sandbox.facilities import prctl
 
 __all__ = ["CLONE_NEWUSER", "SYSCALLS", "SeccompFilter", "filter_pipe", "program", "userns_filter"]
 
@@ -130,12 +133,14 @@ class SeccompFilter:
     def __init__(self, prog: bytes) -> None:
         self._buffer = ctypes.create_string_buffer(prog, len(prog))
         self._fprog = _SockFprog(len(prog) // 8, ctypes.addressof(self._buffer))
-        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._prctl = prctl()  # looked up now: nothing is loaded between fork and exec
 
     def install(self) -> None:
         """Apply the filter to this process and its descendants (needs no-new-privileges or
         CAP_SYS_ADMIN; it cannot be removed)."""
-        if self._libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self._fprog), 0, 0):
+        if self._prctl is None:
+            raise OSError(errno.ENOSYS, "no prctl here: the seccomp filter cannot be installed")
+        if self._prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self._fprog), 0, 0):
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from grader import sanitize
 from grader.child import protocol
 from grader.errors import StudentCrashed, StudentTimeout, student_raised
 from grader.sandbox.bytecode import precompile
+from grader.sandbox.channel import Channel, start_child
 from grader.sandbox.limits import Limits
 
 __all__ = ["Launcher", "ProtocolBroken", "Session", "SessionConfig", "read_output"]
@@ -46,8 +46,15 @@ class Launcher(Protocol):
     isolation: str
 
     def spawn(
-        self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stdout_path: Path
-    ) -> Any: ...
+        self,
+        argv: Sequence[str],
+        *,
+        pass_fds: Sequence[int] = (),
+        stdout_path: Path,
+        stdio: tuple[int, int] | None = None,
+    ) -> Any:
+        """Start ``argv``; ``stdio`` (given only where no descriptor can be passed,
+        ``grader.sandbox.channel``) becomes its stdin and stdout, its stderr ``stdout_path``."""
 
     def kill_all(self) -> None: ...
 
@@ -74,7 +81,7 @@ class Session:
         self.config = config
         self.launcher = launcher
         self._proc: Any = None
-        self._req_w = self._res_r = -1
+        self._channel: Channel | None = None
         self._next_id = 0
         self._compiled = False
         self.starts = 0
@@ -85,8 +92,6 @@ class Session:
         if not self._compiled:  # the harness's bytecode, once: the child cannot write it
             precompile(self.config.runtime / "nngrader_child")
             self._compiled = True
-        req_r, req_w = os.pipe()
-        res_r, res_w = os.pipe()
         # Not -I: after the sandbox drops to another uid, Python finds its prefix only through
         # PYTHONHOME, which the sandbox sets in an otherwise clean environment. -S: no site module
         # (no .pth or sitecustomize processing, and 20 ms faster); numpy's folder comes from the
@@ -96,18 +101,8 @@ class Session:
             "-S",
             "-B",
             str(self.config.runtime / "nngrader_child" / "__main__.py"),
-            str(req_r),
-            str(res_w),
-        ]
-        try:
-            self._proc = self.launcher.spawn(
-                argv, pass_fds=(req_r, res_w), stdout_path=self.config.output_path
-            )
-        finally:
-            os.close(req_r)
-            os.close(res_w)
-        self._req_w, self._res_r = req_w, res_r
-        os.set_blocking(self._req_w, False)
+        ]  # the channel's arguments follow (``start_child``)
+        self._proc, self._channel = start_child(self.launcher.spawn, argv, self.config.output_path)
         self.starts += 1
         self._exchange(
             "init",
@@ -119,16 +114,15 @@ class Session:
 
     def stop(self) -> None:
         """Kill the child and everything it started (it has flushed its output after every
-        request, so nothing is lost), and close the pipes."""
+        request, so nothing is lost), and close the channel."""
         if self._proc is not None:
             self.launcher.kill_all()
             # Already killed: a child that still has not exited is left to the sandbox's sweep.
             with contextlib.suppress(Exception):
                 self._proc.wait(timeout=5)
-        for fd in (self._req_w, self._res_r):
-            if fd >= 0:
-                os.close(fd)
-        self._proc, self._req_w, self._res_r = None, -1, -1
+        if self._channel is not None:
+            self._channel.close()
+        self._proc, self._channel = None, None
 
     def __enter__(self) -> Session:
         return self
@@ -168,11 +162,12 @@ class Session:
     ) -> Any:
         self._next_id += 1
         header = {"op": op, "id": self._next_id, **fields}
+        channel = self._channel
+        if channel is None:  # ``_start`` made one, and only ``stop`` removes it
+            raise StudentCrashed("the student's process is not running")
         try:
-            _write_all(self._req_w, protocol.pack(header, dict(arrays or {})), deadline)
-            reply, out_arrays = protocol.read_frame(
-                self._res_r, deadline=deadline, max_payload=self.config.max_payload
-            )
+            channel.send(protocol.pack(header, dict(arrays or {})), deadline)
+            reply, out_arrays = channel.receive(deadline, self.config.max_payload)
         except protocol.ChannelTimeout:
             self.stop()
             raise StudentTimeout("no answer before the deadline") from None
@@ -271,18 +266,3 @@ def _error_fields(error: Any) -> dict[str, str]:
     if isinstance(error.get("traceback"), str):
         fields["traceback"] = sanitize.printed(error["traceback"])
     return fields
-
-
-def _write_all(fd: int, data: bytes, deadline: float) -> None:
-    import select
-
-    view = memoryview(data)
-    while view:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([], [fd], [], left)[1]:
-            raise protocol.ChannelTimeout("the student's process stopped reading")
-        try:
-            n = os.write(fd, view)
-        except BlockingIOError:
-            continue
-        view = view[n:]

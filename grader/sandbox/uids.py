@@ -16,7 +16,6 @@ scan of /proc and of the shared folders.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import stat
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from grader.errors import SandboxUnavailable
+from grader.sandbox.facilities import has_fcntl
 from grader.sandbox.leftovers import sweep_leftovers
 
 __all__ = [
@@ -49,7 +49,8 @@ LOCK_DIR = Path("/run/nngrader") if os.access("/run", os.W_OK) else _FALLBACK_LO
 CLEAN = "released clean\n"
 """A lock file's content once its holder left nothing of the uid behind (``release_uid``)."""
 IN_USE = "in use\n"
-_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+# getattr: this module is imported where these flags do not exist (Windows), though never used.
+_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _MAX_PAUSE = 0.01
 """Longest wait between two passes of a sweep; the first waits are far shorter (``pause``)."""
 
@@ -61,8 +62,13 @@ def claim_uid() -> tuple[int, IO[str]]:
         The uid and its lock file, to keep open while the uid is in use (``release_uid``).
 
     Raises:
-        SandboxUnavailable: Every slot is taken, or the lock folder is not safe to use.
+        SandboxUnavailable: Every slot is taken, the lock folder is not safe to use, or there is
+            no ``fcntl`` module to lock with (``grader.sandbox.facilities.uid_drop`` says first).
     """
+    if not has_fcntl():
+        raise SandboxUnavailable("no fcntl module here: a sandbox uid cannot be claimed")
+    import fcntl  # here: Windows has no such module
+
     _private_lock_dir()
     for uid in range(UID_BASE, UID_BASE + UID_SLOTS):
         # Not a ``with``: the lock is held as long as the caller keeps the file open. Opened

@@ -164,6 +164,9 @@ class Spec:
     installed with nngrader's ``courses`` extra and bound read-only into the sandbox."""
     notebooks: NotebookSpec = field(default_factory=NotebookSpec)
     """How the submission's notebooks are read (``[notebooks]``, ``grader.spec.notebooks``)."""
+    instructor_points: float = 0.0
+    """Points graded by the instructor only, beyond the non-visible checks here: a student kit's
+    spec holds its public checks only, and this is what the others are worth."""
 
     def module_of(self, canonical: str) -> str:
         """Logical module that defines a canonical function or class."""
@@ -204,6 +207,23 @@ class Spec:
         if "not_student_work" in overrides:
             overrides["not_student_work"] = tuple(overrides["not_student_work"])
         return replace(self, api=replace(self.api, **overrides))
+
+    def withheld_points(self) -> float:
+        """What the public checks leave out: non-visible checks that are student work, accuracy
+        rules that are not visible, and ``instructor_points``."""
+        checks = sum(c.points for c in self.active_checks() if c.visibility != "visible")
+        rules = sum(r.points for r in self.final_accuracy if r.visibility != "visible")
+        return checks + rules + self.instructor_points
+
+    def public(self) -> Spec:
+        """This spec with its visible checks and accuracy rules only, the others' points in
+        ``instructor_points`` (what ``nngrader check`` grades)."""
+        return replace(
+            self,
+            checks=tuple(c for c in self.checks if c.visibility == "visible"),
+            final_accuracy=tuple(r for r in self.final_accuracy if r.visibility == "visible"),
+            instructor_points=self.withheld_points(),
+        )
 
     def active_checks(self) -> tuple[Check, ...]:
         """Checks whose subject is student work in this offering."""

@@ -78,6 +78,7 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
         "limits",
         "runtime",
         "notebooks",
+        "instructor_points",
     )
     layout = r.table("layout")
     layout.only("student", "given", "stand_ins")
@@ -133,6 +134,9 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
         if limits_table.number(key) <= 0 or name in limits:
             raise SpecError(path, limits_table.key(key), f"must be positive, and {name} given once")
         limits[name] = limits_table.number(key) * unit
+    instructor_points = r.number("instructor_points", 0.0)  # a kit's: its left-out checks
+    if instructor_points < 0:
+        raise SpecError(path, "instructor_points", "must not be negative")
     runtime = r.table("runtime", required=False)
     runtime.only("packages")
     packages = tuple(runtime.str_list("packages", []))
@@ -156,6 +160,7 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
         stand_ins=stand_ins,
         runtime=packages,
         notebooks=parse_notebooks(r.table("notebooks", required=False), parts),
+        instructor_points=instructor_points,
     )
 
 

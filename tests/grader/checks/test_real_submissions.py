@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks.accepted import EPS_OUTSIDE
+from grader.checks.variants import EPS_OUTSIDE
 from grader.results import SubmissionResult
 from grader.spec import Check, Spec
 from tests.bundled import BundledResults

@@ -1,11 +1,14 @@
-"""Golden exports of the bundled examples: the gradebook CSV, JUnit XML and Markdown summary.
+"""Golden exports of the bundled examples: the gradebook CSV, JUnit XML, Markdown summary and
+GitHub annotations.
 
 One file per format over every bundled example graded together (a batch of several courses, so
 the CSV's column union and the JUnit classnames of a batch are pinned too), and the JUnit of one
-submission alone (whose classnames do not name the submission). Wall times are not pinned: every
-JUnit ``time`` attribute is written as ``0.000``. The CSV golden has plain line ends (the test
-checks the ``\r\n`` apart). ``pytest --update-goldens`` rewrites the files; review the diff
-before committing it.
+submission alone (whose classnames do not name the submission). GitHub's annotations are made
+per submission (``nngrader check --format github``): their golden holds each bundled example's,
+under a ``# <course>/<name>`` line, with the lines of the example's own functions. Wall times
+are not pinned: every JUnit ``time`` attribute is written as ``0.000``. The CSV golden has plain
+line ends (the test checks the ``\r\n`` apart). ``pytest --update-goldens`` rewrites the files;
+review the diff before committing it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 
+from grader.report.github import annotations, function_locations
 from grader.report.gradebook import grades_csv
 from grader.report.junit import junit_xml
 from grader.report.markdown import MAX_BYTES, summary_markdown
@@ -84,6 +88,18 @@ def test_markdown_summary_matches_its_golden(
     compare(GOLDENS / "markdown" / "bundled.md", text, update_goldens)
 
 
+def test_github_annotations_match_their_golden(
+    bundled_results: BundledResults, update_goldens: bool
+) -> None:
+    parts = []
+    for name in NAMES:
+        result = bundled_results.result(name)
+        course = name.partition("/")[0]
+        functions = function_locations(result, bundled_results.folders[name], course)
+        parts.append(f"# {name}\n{annotations(result, functions=functions)}")
+    compare(GOLDENS / "github" / "bundled.txt", "\n".join(parts), update_goldens)
+
+
 def test_every_export_golden_is_one_of_these() -> None:
     """A golden left behind by a renamed test would pin nothing."""
     expected = {
@@ -91,10 +107,11 @@ def test_every_export_golden_is_one_of_these() -> None:
         "junit/bundled.xml",
         f"junit/{ALONE.replace('/', '--')}.xml",
         "markdown/bundled.md",
+        "github/bundled.txt",
     }
     found = {
         p.relative_to(GOLDENS).as_posix()
-        for kind in ("csv", "junit", "markdown")
+        for kind in ("csv", "junit", "markdown", "github")
         for p in (GOLDENS / kind).glob("*")
     }
     assert found <= expected

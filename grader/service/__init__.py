@@ -1,0 +1,20 @@
+"""``nngrader serve``: the grading service, an HTTP API on the batch's pipeline and sandbox.
+
+Modules, one idea each:
+
+- ``config``: the configuration file (courses, tokens, limits) and ``Settings`` (how it runs).
+- ``limits``: upload size, intake limits, submissions per hour, queue length, grading time.
+- ``auth``: who is asking (course and student tokens), signed job links, who may see a job.
+- ``jobs``: the jobs table (SQLite): states, attempts, results stored exactly once.
+- ``grading``: one job's grading in a child process, and the document of one not graded.
+- ``workers``: the pool of worker threads, each grading in child processes.
+- ``uploads``: an upload checked with intake and kept as one zip per submission.
+- ``views``: results.json, report.html and the class views of stored results.
+- ``models``: the API's JSON bodies.
+- ``context``: the running service and the routes' dependencies.
+- ``jobs_api``, ``courses_api``: the routes (students; instructors).
+- ``app``: ``create_app``. ``cli``: the ``serve`` command.
+
+FastAPI and uvicorn are optional (``pip install 'nngrader[service]'``): nothing outside this
+package imports it, except ``grader.cli`` registering the command (whose handler imports it).
+"""

@@ -1,0 +1,123 @@
+"""The instructor routes (the course token): upload a class export, list the course's jobs,
+read its gradebook and overview, regrade a job."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, HTTPException, UploadFile, status
+from fastapi.responses import HTMLResponse, PlainTextResponse
+
+from grader.service.auth import Caller
+from grader.service.context import CallerDep, Service, ServiceDep
+from grader.service.grading import failure
+from grader.service.jobs_api import NOT_FOUND, submitted, visible
+from grader.service.limits import read_capped
+from grader.service.models import JobList, JobStatus, Problem, Submitted
+from grader.service.uploads import class_jobs, file_name
+from grader.service.views import class_csv, class_html, job_status
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+_COURSE: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "unknown token"},
+    403: {"model": Problem, "description": "not this course's token"},
+    404: {"model": Problem, "description": "no such course"},
+}
+
+
+def _instructor(service: Service, caller: Caller, course: str) -> str:
+    """``course``, if ``caller`` holds its token.
+
+    Raises:
+        HTTPException: 404 no such course, 403 not its token.
+    """
+    if service.course(course) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no course {course!r}")
+    if not (caller.instructor and caller.course == course):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the course's token")
+    return course
+
+
+@router.post(
+    "/api/courses/{course}/uploads",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**_COURSE, 413: {"model": Problem}, 422: {"model": Problem}},
+)
+def upload_class(
+    course: str,
+    file: Annotated[
+        UploadFile,
+        File(
+            description="a class export: a zip of a folder or zip "
+            "per student, as `nngrader grade` takes it"
+        ),
+    ],
+    service: ServiceDep,
+    caller: CallerDep,
+) -> list[Submitted]:
+    """One job per submission of the export (the queue's length does not limit an
+    instructor's upload)."""
+    _instructor(service, caller, course)
+    config = service.course(course)
+    assert config is not None  # noqa: S101 - _instructor found it
+    limits = service.settings.config.limits
+    file_name(file.filename, (".zip",))
+    data = read_capped(file.file, limits.upload_bytes)
+    who = (course, config.assignment, None, f"{course}:")
+    ids = service.jobs.add(class_jobs(data, who, service.jobs.uploads, limits.extract(), failure))
+    if service.pool is not None:
+        service.pool.wake()
+    return [submitted(service, job_id, keyed=False) for job_id in ids]
+
+
+@router.get("/api/courses/{course}/jobs", responses=_COURSE)
+def course_jobs(course: str, service: ServiceDep, caller: CallerDep) -> JobList:
+    """Every job of the course, oldest first."""
+    _instructor(service, caller, course)
+    return JobList(jobs=[job_status(j) for j in service.jobs.of_course(course)])
+
+
+@router.get(
+    "/api/courses/{course}/grades.csv",
+    response_class=PlainTextResponse,
+    responses={**_COURSE, 200: {"content": {"text/csv": {}}}},
+)
+def course_grades(course: str, service: ServiceDep, caller: CallerDep) -> PlainTextResponse:
+    """The gradebook of every graded job (``grades.csv``, as ``nngrader grade`` writes it)."""
+    _instructor(service, caller, course)
+    return PlainTextResponse(
+        class_csv(service.jobs.results(course)), media_type="text/csv; charset=utf-8"
+    )
+
+
+@router.get("/api/courses/{course}/index.html", response_class=HTMLResponse, responses=_COURSE)
+def course_index(course: str, service: ServiceDep, caller: CallerDep) -> str:
+    """The class overview of every graded job (``index.html``)."""
+    _instructor(service, caller, course)
+    return class_html(service.jobs.results(course))
+
+
+@router.post(
+    "/api/jobs/{job}/regrade",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        **NOT_FOUND,
+        403: {"model": Problem, "description": "needs the course token"},
+        409: {"model": Problem, "description": "not finished, or nothing to grade"},
+    },
+)
+def regrade(job: str, service: ServiceDep, caller: CallerDep) -> JobStatus:
+    """Grade a finished job again (attempts from zero)."""
+    found = visible(service, caller, job, None)
+    if not (caller.instructor and caller.course == found.course):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "regrading needs the course token")
+    if not service.jobs.regrade(job):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job} is {found.state}")
+    if service.pool is not None:
+        service.pool.wake()
+    again = service.jobs.get(job)
+    assert again is not None  # noqa: S101 - jobs are never deleted
+    return job_status(again)

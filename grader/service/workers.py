@@ -1,0 +1,169 @@
+"""The service's graders: N worker threads, each grading one job at a time in a child process.
+
+A thread takes the oldest queued job (``Jobs.claim``), starts a fresh child process for it
+(``spawn``: the service runs threads, and forking a threaded process is unsafe) that grades it
+with the pipeline in the sandbox (``grader.service.grading``), and stores what comes back. A
+crash of a grading therefore never takes the service down: a child that dies (the OOM killer, a
+native crash, ``kill -9``) or runs past ``ServiceLimits.job_seconds`` costs its job one attempt
+(``Jobs.lost``: queued again, or failed after ``MAX_ATTEMPTS`` with the reason), and the thread
+goes on with the next job. A result is stored for the attempt that produced it only, so a job
+retried after a lost attempt is finalised exactly once.
+
+``stop`` (the service shutting down) interrupts the children (SIGINT: their sandboxes are torn
+down), gives their attempts back and joins the threads. If the service is killed instead, its
+children get SIGINT from the kernel, and the next start queues their jobs again
+(``Jobs.requeue_dead``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from grader.service.grading import child_main, failure
+from grader.service.jobs import MAX_ATTEMPTS, Claimed, Jobs
+from grader.service.limits import ServiceLimits
+
+__all__ = ["WorkerPool"]
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+"""How often an idle worker looks for jobs without being woken, and a busy one at ``stop``."""
+GRACE_SECONDS = 10.0
+"""How long an interrupted child may take to tear its sandboxes down before it is killed."""
+
+
+class WorkerPool:
+    """``workers`` threads grading the jobs of ``jobs``; ``start``, ``wake``, ``stop``."""
+
+    def __init__(self, jobs: Jobs, *, workers: int, sandbox: str, limits: ServiceLimits) -> None:
+        """``sandbox``: ``auto``, ``bwrap`` or ``process``, as each child resolves it."""
+        self._jobs, self._workers, self._sandbox, self._limits = jobs, workers, sandbox, limits
+        self._wake, self._stopping = threading.Event(), threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._children: dict[str, BaseProcess] = {}
+        self._guard = threading.Lock()
+
+    def start(self) -> None:
+        """Start the worker threads."""
+        for i in range(self._workers):
+            thread = threading.Thread(target=self._loop, name=f"nngrader-worker-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wake(self) -> None:
+        """A job was queued: an idle worker takes it now rather than at its next look."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Interrupt what is graded (its attempt given back) and end the threads."""
+        self._stopping.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+
+    def running(self) -> dict[str, int]:
+        """Job id -> the pid of the child grading it (what an operator or a test may kill)."""
+        with self._guard:
+            return {job: p.pid for job, p in self._children.items() if p.pid is not None}
+
+    # -- a worker thread -------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                claimed = self._jobs.claim()
+                if claimed is None:
+                    self._wake.wait(POLL_SECONDS)
+                    self._wake.clear()
+                    continue
+                self._grade(claimed)
+            except Exception:  # a broken database must not end the worker silently
+                logger.exception("a service worker failed; it goes on")
+                time.sleep(POLL_SECONDS)
+
+    def _grade(self, job: Claimed) -> None:
+        """Grade ``job`` in a child process and store what became of it."""
+        context = multiprocessing.get_context("spawn")
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(
+            target=child_main,
+            args=(send, job.upload, job.name, job.assignment, self._sandbox,
+                  self._limits.extract()),
+            name=f"nngrader-job-{job.id}",
+        )  # fmt: skip
+        process.start()
+        send.close()  # the child's end: our recv sees EOF once the child is gone
+        with self._guard:
+            self._children[job.id] = process
+        try:
+            outcome, why = self._outcome(process, receive)
+        finally:
+            with self._guard:
+                del self._children[job.id]
+            _end(process)
+            receive.close()
+        self._store(job, outcome, why)
+
+    def _outcome(self, process: BaseProcess, conn: Connection) -> tuple[Any, str]:
+        """What the child sent (None if nothing) and, without it, why: ``stopped``, ``timeout``
+        or how the child died."""
+        deadline = time.monotonic() + self._limits.job_seconds
+        while True:
+            if self._stopping.is_set():
+                return None, "stopped"
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, "timeout"
+            if wait([conn, process.sentinel], min(left, POLL_SECONDS)):
+                with contextlib.suppress(EOFError, OSError):
+                    if conn.poll():
+                        return conn.recv(), ""
+                process.join()
+                return None, _death(process)
+
+    def _store(self, job: Claimed, outcome: Any, why: str) -> None:
+        if why == "stopped":
+            self._jobs.release(job.id, job.attempt)
+        elif outcome is not None and outcome[0] == "ok":
+            self._jobs.finalise(job.id, job.attempt, outcome[1], failed=False)
+        elif outcome is not None:
+            failed = failure(job.name, job.assignment, str(outcome[1]))
+            self._jobs.finalise(job.id, job.attempt, failed, failed=True)
+        else:
+            if why == "timeout":
+                why = f"its grading ran past the service's limit of {self._limits.job_seconds:g} s"
+            last = failure(job.name, job.assignment, f"not graded ({MAX_ATTEMPTS} tries): {why}")
+            if not self._jobs.lost(job.id, job.attempt, why, last):
+                logger.warning("job %s was not graded: %s", job.id, why)
+
+
+def _death(process: BaseProcess) -> str:
+    """How a grading child ended without a result, in words."""
+    code = process.exitcode
+    if code is not None and code < 0:
+        return f"its grading process was killed by {signal.Signals(-code).name}"
+    return f"its grading process exited with code {code}"
+
+
+def _end(process: BaseProcess) -> None:
+    """Stop ``process`` if it still runs: SIGINT (its sandboxes are torn down), then SIGKILL."""
+    if process.is_alive():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid or 0, signal.SIGINT)
+        process.join(GRACE_SECONDS)
+    if process.is_alive():
+        process.kill()
+    process.join()
+    with contextlib.suppress(ValueError):
+        process.close()

@@ -15,6 +15,7 @@ and summaries go to stdout, progress and errors to stderr.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import __version__
-from grader.cli_options import batch_options, executor_given, sandbox_options
+from grader.cli_options import batch_options, executor_given, remote_options, sandbox_options
 from grader.cli_options import execute_given as _execute
 from grader.cli_options import limits_given as _limits
 from grader.gradescope.cli import add_parser as add_gradescope
@@ -162,14 +163,19 @@ def _cmd_check(args: argparse.Namespace) -> int:
     """Exit 0: every check worth points passed; 1 otherwise (whatever ``--format``)."""
     from grader import api
 
-    result = api.check(
-        args.path,
-        assignment=args.assignment,
-        sandbox=args.sandbox,
-        limits=_limits(args),
-        data=args.data,
-        execute=_execute(args),
-    )
+    if args.remote:  # graded by a service (grader/service/remote.py), printed as here
+        if not args.assignment:
+            print("nngrader check: error: --remote needs --assignment", file=sys.stderr)
+            return 2
+        from grader.service.remote import check_remote
+
+        echo = functools.partial(print, file=sys.stderr)
+        result = check_remote(args.remote, args.token, args.assignment, args.path,
+                              wait=args.wait, echo=echo)  # fmt: skip
+    else:
+        result = api.check(args.path, assignment=args.assignment, sandbox=args.sandbox,
+                           limits=_limits(args), data=args.data,
+                           execute=_execute(args))  # fmt: skip
     sys.stdout.write(_check_output(result, args))
     github = args.format == "github"  # also fills the run page's summary, when there is one
     api.write_reports([result], junit=args.junit, summary=args.summary, step_summary=github)
@@ -326,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "junit (JUnit XML) or github (GitHub Actions annotations; the Markdown "
                    "summary is appended to $GITHUB_STEP_SUMMARY, if set)")  # fmt: skip
     sandbox_options(c)
+    remote_options(c)  # --remote, --token, --wait
     r = command(sub, "report", _cmd_report)
     r.add_argument("dir", type=_folder, metavar="DIR", help="the --out folder of a grading run")
     r.add_argument("--release", action="store_true", help="show students the checks withheld "

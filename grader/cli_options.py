@@ -1,14 +1,16 @@
 """The options of the commands that grade (``grade``, ``check``), and reading them back.
 
 ``grader.cli`` builds each command's parser; the options shared by the grading commands (the
-course, the sandbox and its limits, the data, notebook execution, the CI reports) and those of a
-batch (workers, executor, resuming) are declared here, with the functions that turn parsed
-arguments into ``grader.api``'s keyword arguments.
+course, the sandbox and its limits, the data, notebook execution, the CI reports), those of a
+batch (workers, executor, resuming) and ``check``'s grading on a service (``--remote``) are
+declared here, with the functions that turn parsed arguments into ``grader.api``'s keyword
+arguments.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from grader.notebooks.run import ExecuteOptions
 
 __all__ = ["batch_options", "execute_given", "executor_given", "limits_given", "positive",
-           "sandbox_options"]  # fmt: skip
+           "remote_options", "sandbox_options"]  # fmt: skip
 
 
 def positive(kind: type) -> Callable[[str], float]:
@@ -115,3 +117,14 @@ def batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--regrade", action="store_true", help="grade every submission again, also "
                    "those that OUT's results store holds finished for the same files and "
                    "settings")  # fmt: skip
+
+
+def remote_options(p: argparse.ArgumentParser) -> None:
+    """``check --remote``: grade on a service (``grader.service.remote``) instead of here."""
+    p.add_argument("--remote", metavar="URL", help="have the grading service at URL grade the "
+                   "submission (needs --assignment; docs/service.md)")  # fmt: skip
+    p.add_argument("--token", metavar="T", default=os.environ.get("NNGRADER_TOKEN"),
+                   help="with --remote: your token (default $NNGRADER_TOKEN; none: an "
+                   "anonymous self-check)")  # fmt: skip
+    p.add_argument("--wait", type=positive(float), default=1800.0, metavar="S",
+                   help="with --remote: seconds to wait for its grade (default 1800)")  # fmt: skip

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from grader import __version__
+from grader.database import connect
 from grader.errors import GraderError
 
 __all__ = ["DATABASE", "MAX_ATTEMPTS", "Key", "Row", "Store"]
@@ -213,16 +214,8 @@ class Store:
             lock.close()
             raise
         try:
-            db = sqlite3.connect(path, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")  # a commit survives the machine stopping
+            db = connect(path, _SCHEMA, SCHEMA_VERSION)
             with db:
-                db.executescript(_SCHEMA)
-                found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-                if found is None:
-                    db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-                elif found[0] != SCHEMA_VERSION:
-                    raise GraderError(f"{path}: store schema {found[0]} is unknown")
                 run = db.execute(
                     "INSERT INTO runs (started, pid, version) VALUES (?, ?, ?)",
                     (time.time(), os.getpid(), __version__),

@@ -10,10 +10,13 @@ Modules, one idea each:
 - ``workers``: the pool of worker threads, each grading in child processes.
 - ``uploads``: an upload checked with intake and kept as one zip per submission.
 - ``views``: results.json, report.html and the class views of stored results.
-- ``models``: the API's JSON bodies.
+- ``submit``: one upload path (a student's file, a class export) for the API and the pages.
+- ``models``: the API's JSON bodies and the exact OpenAPI document.
+- ``pages``: the web pages (jinja2 templates in ``templates/``, no script).
 - ``context``: the running service and the routes' dependencies.
 - ``jobs_api``, ``courses_api``: the routes (students; instructors).
 - ``app``: ``create_app``. ``cli``: the ``serve`` command.
+- ``remote``: ``nngrader check --remote``, the client side (httpx).
 
 FastAPI and uvicorn are optional (``pip install 'nngrader[service]'``): nothing outside this
 package imports it, except ``grader.cli`` registering the command (whose handler imports it).

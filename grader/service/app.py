@@ -3,24 +3,27 @@
 The app owns one ``Service`` (``grader.service.context``) for its lifetime: opened when it
 starts (the jobs table, jobs a dead service left running queued again, the worker pool started),
 closed when it stops (the workers interrupted, their jobs given back). Routes live in
-``jobs_api`` (students: submit, follow, results, report) and ``courses_api`` (instructors);
-every refusal is JSON ``{"detail": "..."}``. More routers (the web pages) are added with
-``app.include_router`` on the app this returns; ``app.state.service`` is the running service.
+``jobs_api`` (students: submit, follow, results, report), ``courses_api`` (instructors) and
+``pages`` (the web pages, server-rendered). An API refusal is JSON ``{"detail": "<message>"}``,
+except a request that does not fit the schema, which gets FastAPI's ``{"detail": [...]}`` (both
+are in the OpenAPI document, ``models.openapi``); ``app.state.service`` is the running service.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from grader import __version__
-from grader.service import courses_api, jobs_api
+from grader.service import courses_api, jobs_api, pages
 from grader.service.config import Settings
 from grader.service.context import open_service
 from grader.service.limits import BodyLimit
+from grader.service.models import openapi
 
 __all__ = ["create_app"]
 
@@ -53,7 +56,9 @@ def create_app(settings: Settings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.openapi = functools.partial(openapi, app)  # type: ignore[method-assign]  # FastAPI's way
     app.add_middleware(BodyLimit, limit=settings.config.limits.upload_bytes)
+    app.include_router(pages.router)  # first: its /jobs/{job} stands in front of the API's
     app.include_router(jobs_api.router)
     app.include_router(courses_api.router)
     return app

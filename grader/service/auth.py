@@ -66,8 +66,11 @@ def sign(secret: bytes, job: str) -> str:
 
 
 def signed(secret: bytes, job: str, key: str | None) -> bool:
-    """Whether ``key`` is ``job``'s (compared in constant time)."""
-    return key is not None and hmac.compare_digest(sign(secret, job), key)
+    """Whether ``key`` is ``job``'s (compared in constant time, as bytes: ``compare_digest``
+    refuses a ``str`` that is not ASCII, and a key is whatever the query string says)."""
+    return key is not None and hmac.compare_digest(
+        sign(secret, job).encode("ascii"), key.encode("utf-8", "surrogateescape")
+    )
 
 
 def may_see(caller: Caller, course: str | None, student: str | None, key_ok: bool) -> bool:

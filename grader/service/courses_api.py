@@ -10,19 +10,23 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from grader.service.auth import Caller
 from grader.service.context import CallerDep, Service, ServiceDep
-from grader.service.grading import failure
 from grader.service.jobs_api import NOT_FOUND, submitted, visible
-from grader.service.limits import read_capped
-from grader.service.models import JobList, JobStatus, Problem, Submitted
-from grader.service.uploads import class_jobs, file_name
+from grader.service.models import INSTRUCTOR_ONLY, INVALID, JobList, JobStatus, Problem, Submitted
+from grader.service.submit import take_class_export
 from grader.service.views import class_csv, class_html, job_status
 
 __all__ = ["router"]
 
 router = APIRouter()
 
+
+class CSVResponse(PlainTextResponse):
+    """A CSV document (UTF-8)."""
+
+    media_type = "text/csv"
+
+
 _COURSE: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "unknown token"},
     403: {"model": Problem, "description": "not this course's token"},
     404: {"model": Problem, "description": "no such course"},
 }
@@ -44,7 +48,12 @@ def _instructor(service: Service, caller: Caller, course: str) -> str:
 @router.post(
     "/api/courses/{course}/uploads",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={**_COURSE, 413: {"model": Problem}, 422: {"model": Problem}},
+    responses={
+        **_COURSE,
+        413: {"model": Problem, "description": "the upload is too large"},
+        422: INVALID,
+    },
+    openapi_extra=INSTRUCTOR_ONLY,
 )
 def upload_class(
     course: str,
@@ -63,17 +72,11 @@ def upload_class(
     _instructor(service, caller, course)
     config = service.course(course)
     assert config is not None  # noqa: S101 - _instructor found it
-    limits = service.settings.config.limits
-    file_name(file.filename, (".zip",))
-    data = read_capped(file.file, limits.upload_bytes)
-    who = (course, config.assignment, None, f"{course}:")
-    ids = service.jobs.add(class_jobs(data, who, service.jobs.uploads, limits.extract(), failure))
-    if service.pool is not None:
-        service.pool.wake()
+    ids = take_class_export(service, config, file)
     return [submitted(service, job_id, keyed=False) for job_id in ids]
 
 
-@router.get("/api/courses/{course}/jobs", responses=_COURSE)
+@router.get("/api/courses/{course}/jobs", responses=_COURSE, openapi_extra=INSTRUCTOR_ONLY)
 def course_jobs(course: str, service: ServiceDep, caller: CallerDep) -> JobList:
     """Every job of the course, oldest first."""
     _instructor(service, caller, course)
@@ -82,18 +85,22 @@ def course_jobs(course: str, service: ServiceDep, caller: CallerDep) -> JobList:
 
 @router.get(
     "/api/courses/{course}/grades.csv",
-    response_class=PlainTextResponse,
-    responses={**_COURSE, 200: {"content": {"text/csv": {}}}},
+    response_class=CSVResponse,
+    responses=_COURSE,
+    openapi_extra=INSTRUCTOR_ONLY,
 )
-def course_grades(course: str, service: ServiceDep, caller: CallerDep) -> PlainTextResponse:
+def course_grades(course: str, service: ServiceDep, caller: CallerDep) -> CSVResponse:
     """The gradebook of every graded job (``grades.csv``, as ``nngrader grade`` writes it)."""
     _instructor(service, caller, course)
-    return PlainTextResponse(
-        class_csv(service.jobs.results(course)), media_type="text/csv; charset=utf-8"
-    )
+    return CSVResponse(class_csv(service.jobs.results(course)))
 
 
-@router.get("/api/courses/{course}/index.html", response_class=HTMLResponse, responses=_COURSE)
+@router.get(
+    "/api/courses/{course}/index.html",
+    response_class=HTMLResponse,
+    responses=_COURSE,
+    openapi_extra=INSTRUCTOR_ONLY,
+)
 def course_index(course: str, service: ServiceDep, caller: CallerDep) -> str:
     """The class overview of every graded job (``index.html``)."""
     _instructor(service, caller, course)
@@ -108,6 +115,7 @@ def course_index(course: str, service: ServiceDep, caller: CallerDep) -> str:
         403: {"model": Problem, "description": "needs the course token"},
         409: {"model": Problem, "description": "not finished, or nothing to grade"},
     },
+    openapi_extra=INSTRUCTOR_ONLY,
 )
 def regrade(job: str, service: ServiceDep, caller: CallerDep) -> JobStatus:
     """Grade a finished job again (attempts from zero)."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.database import connect
 from grader.errors import GraderError
 from grader.executors import Document
 from grader.store import MAX_ATTEMPTS
@@ -148,16 +149,7 @@ class Jobs:
         try:
             uploads.mkdir(parents=True, exist_ok=True)
             # One connection shared by the service's threads, each use under the lock.
-            db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            with db:
-                db.executescript(_SCHEMA)
-                found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-                if found is None:
-                    db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-                elif found[0] != SCHEMA_VERSION:
-                    raise GraderError(f"{path}: jobs schema {found[0]} is unknown")
+            db = connect(path, _SCHEMA, SCHEMA_VERSION, shared=True)
         except (OSError, sqlite3.Error) as exc:
             raise GraderError(f"cannot use the jobs database {path}: {exc}") from exc
         jobs = cls(db, uploads)
@@ -220,7 +212,7 @@ class Jobs:
         with self._tx() as db:
             found = db.execute(
                 "SELECT id FROM jobs WHERE state = 'queued' AND upload IS NOT NULL "
-                "ORDER BY submitted, id LIMIT 1"
+                "ORDER BY submitted, rowid LIMIT 1"
             ).fetchone()
             if found is None:
                 return None
@@ -313,7 +305,7 @@ class Jobs:
         """A course's jobs, oldest first."""
         with self._lock:
             found = self._db.execute(
-                _JOB + " WHERE course = ? ORDER BY submitted, id", (course,)
+                _JOB + " WHERE course = ? ORDER BY submitted, rowid", (course,)
             ).fetchall()
         return [Job(*row) for row in found]
 
@@ -328,7 +320,7 @@ class Jobs:
         with self._lock:
             found = self._db.execute(
                 "SELECT result FROM jobs WHERE course = ? AND result IS NOT NULL "
-                "ORDER BY submitted, id",
+                "ORDER BY submitted, rowid",
                 (course,),
             ).fetchall()
         return [dict(json.loads(row[0])) for row in found]

@@ -7,33 +7,24 @@ see the student view only: hidden checks keep their points and status, never the
 
 from __future__ import annotations
 
-import contextlib
-import re
-import time
-from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from grader.errors import GraderError
 from grader.service.auth import Caller, may_see, sign, signed
-from grader.service.config import Course
 from grader.service.context import CallerDep, Service, ServiceDep
 from grader.service.jobs import Job
-from grader.service.limits import HOUR, queue_full, rate_limited, read_capped
-from grader.service.models import JobStatus, Problem, ResultsDocument, Submitted
-from grader.service.uploads import file_name, student_job
+from grader.service.models import INVALID, JobStatus, Problem, ResultsDocument, Submitted
+from grader.service.submit import take_submission
 from grader.service.views import job_status, student_html, student_results
-from grader.spec.registry import get_spec
 
 __all__ = ["router", "submitted", "visible"]
 
 router = APIRouter()
 
 KeyQuery = Annotated[str | None, Query(description="the job's signed key (from its link)")]
-_BUNDLED = re.compile(r"[A-Za-z0-9_-]+(@[A-Za-z0-9_.-]+)?")
-"""A bundled spec's id, with its offering."""
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "no such job, or not yours"}
 }
@@ -68,42 +59,19 @@ def submitted(service: Service, job_id: str, *, keyed: bool) -> Submitted:
     )
 
 
-def _course_of(service: Service, caller: Caller, assignment: str) -> Course | None:
-    """The course a submission to ``assignment`` belongs to (None: a course-less self-check
-    of a bundled assignment).
-
-    Raises:
-        HTTPException: 404 unknown assignment, 403 a token of another course, 401 a course
-            that takes no anonymous submissions.
-    """
-    if caller.course is not None:
-        course = service.course(caller.course)
-        if course is None or course.assignment != assignment:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"this token's course has no assignment {assignment!r}"
-            )
-        return course
-    courses = [c for c in service.settings.config.courses.values() if c.assignment == assignment]
-    open_ = [c for c in courses if c.anonymous]
-    if open_:
-        return open_[0]
-    if courses:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this assignment needs a student token")
-    if _BUNDLED.fullmatch(assignment):  # an id, never a spec file's path
-        with contextlib.suppress(GraderError):
-            get_spec(assignment)
-            return None
-    raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown assignment {assignment!r}")
-
-
 @router.post(
     "/api/assignments/{assignment}/submissions",
     status_code=status.HTTP_202_ACCEPTED,
     responses={
-        401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem},
+        401: {"model": Problem, "description": "a token nobody has, or the assignment's "
+                                               "course needs a student token"},
+        403: {"model": Problem, "description": "a token of a course without this assignment"},
+        404: {"model": Problem, "description": "no such assignment"},
         413: {"model": Problem, "description": "the upload is too large"},
-        422: {"model": Problem, "description": "the upload cannot be graded (intake's reason)"},
-        429: {"model": Problem, "description": "queue full or hourly limit (see Retry-After)"},
+        422: INVALID,
+        429: {"model": Problem, "description": "queue full or hourly limit (see Retry-After)",
+              "headers": {"Retry-After": {"description": "seconds", "required": True,
+                                          "schema": {"type": "integer"}}}},
     },
 )  # fmt: skip
 def submit(
@@ -114,28 +82,9 @@ def submit(
     caller: CallerDep,
 ) -> Submitted:
     """Submit one student's work; it is graded in the background."""
-    course = _course_of(service, caller, assignment)
-    limits = service.settings.config.limits
-    student = caller.student
     host = request.client.host if request.client else "unknown"
-    submitter = f"{course.id}:{student}" if course and student else f"anonymous:{host}"
-    per_hour = limits.submissions_per_hour
-    if course is not None and course.submissions_per_hour is not None:
-        per_hour = course.submissions_per_hour
-    now = time.time()
-    refusal = rate_limited(service.jobs.recent(submitter, now - HOUR), per_hour, now)
-    refusal = refusal or queue_full(service.jobs.queued(), limits)
-    if refusal is not None:
-        raise refusal
-    name = file_name(file.filename)
-    data = read_capped(file.file, limits.upload_bytes)
-    who = (course.id if course else None, assignment, student, submitter)
-    job = student_job(data, name, student or PurePosixPath(name).stem, who,
-                      service.jobs.uploads, limits.extract())  # fmt: skip
-    (job_id,) = service.jobs.add([job])
-    if service.pool is not None:
-        service.pool.wake()
-    return submitted(service, job_id, keyed=student is None)
+    job_id = take_submission(service, caller, assignment, file, host)
+    return submitted(service, job_id, keyed=caller.student is None)
 
 
 @router.get("/api/jobs/{job}", responses=NOT_FOUND)
@@ -178,12 +127,23 @@ def job_report(job: str, service: ServiceDep, caller: CallerDep, key: KeyQuery =
     return student_html(_document(service, visible(service, caller, job, key)))
 
 
-@router.get("/jobs/{job}", response_class=RedirectResponse, status_code=307, responses=NOT_FOUND)
+@router.get(
+    "/jobs/{job}",
+    response_class=RedirectResponse,
+    status_code=status.HTTP_307_TEMPORARY_REDIRECT,
+    responses={
+        307: {"description": "to the job's report once graded, else to its state",
+              "headers": {"Location": {"required": True, "schema": {"type": "string"}}}},
+        **NOT_FOUND,
+    },
+)  # fmt: skip
 def job_page(job: str, service: ServiceDep, caller: CallerDep, key: KeyQuery = None) -> str:
     """The job's page (for now: its report, once graded, else its state)."""
     found = visible(service, caller, job, key)
     page = "/report" if found.state in ("done", "failed") else ""
-    return f"/api/jobs/{job}{page}" + (f"?key={key}" if key else "")
+    # The key as given (a course's or student's token may have opened the job without it),
+    # quoted: "&", "+" or "#" in it must not end or change the query.
+    return f"/api/jobs/{job}{page}" + (f"?key={quote(key, safe='')}" if key else "")
 
 
 def _document(service: Service, job: Job) -> dict[str, object]:

@@ -21,8 +21,8 @@ from grader.sandbox.limits import limit_fields
 if TYPE_CHECKING:
     from grader.notebooks.run import ExecuteOptions
 
-__all__ = ["batch_options", "execute_given", "executor_given", "limits_given", "positive",
-           "remote_options", "sandbox_options"]  # fmt: skip
+__all__ = ["batch_options", "execute_given", "executor_given", "executor_options", "limits_given",
+           "positive", "remote_options", "sandbox_options"]  # fmt: skip
 
 
 def positive(kind: type) -> Callable[[str], float]:
@@ -104,19 +104,25 @@ def sandbox_options(p: argparse.ArgumentParser) -> None:
 
 def batch_options(p: argparse.ArgumentParser) -> None:
     """The options of ``grade``'s batch: how many workers, where they run, what is regraded."""
-    from grader.executors import EXECUTORS
-
     p.add_argument("--jobs", type=positive(int), default=1, metavar="N",
                    help="submissions graded in parallel: worker processes, or the workers of "
                    "the local Dask cluster (default 1)")  # fmt: skip
+    executor_options(p)
+    p.add_argument("--regrade", action="store_true", help="grade every submission again, also "
+                   "those that OUT's results store holds finished for the same files and "
+                   "settings")  # fmt: skip
+
+
+def executor_options(p: argparse.ArgumentParser) -> None:
+    """Where submissions are graded (``grade``'s batch, ``serve``'s jobs): ``--executor``,
+    ``--scheduler``; read back with ``executor_given``."""
+    from grader.executors import EXECUTORS
+
     p.add_argument("--executor", choices=EXECUTORS, default=None,
                    help="local: worker processes on this machine (default); dask: a Dask "
                    "cluster, --scheduler's or a local one (docs/scale-out.md)")  # fmt: skip
     p.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler to grade on "
                    "(tcp://HOST:PORT; implies --executor dask)")  # fmt: skip
-    p.add_argument("--regrade", action="store_true", help="grade every submission again, also "
-                   "those that OUT's results store holds finished for the same files and "
-                   "settings")  # fmt: skip
 
 
 def remote_options(p: argparse.ArgumentParser) -> None:

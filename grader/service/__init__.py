@@ -7,7 +7,8 @@ Modules, one idea each:
 - ``auth``: who is asking (course and student tokens), signed job links, who may see a job.
 - ``jobs``: the jobs table (SQLite): states, attempts, results stored exactly once.
 - ``grading``: one job's grading in a child process, and the document of one not graded.
-- ``workers``: the pool of worker threads, each grading in child processes.
+- ``workers``: the pool of worker threads, each grading in child processes (``LocalRunner``).
+- ``dask_runner``: ``--executor dask``: each grading a task on a Dask cluster (``DaskRunner``).
 - ``uploads``: an upload checked with intake and kept as one zip per submission.
 - ``views``: results.json, report.html and the class views of stored results.
 - ``submit``: one upload path (a student's file, a class export) for the API and the pages.

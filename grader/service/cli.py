@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
+from grader.cli_options import executor_given, executor_options
 from grader.errors import GraderError
 
 __all__ = ["add_parser"]
@@ -22,8 +23,8 @@ _SERVE = (
     "Run the grading service: an HTTP API (OpenAPI at /openapi.json) where students submit a "
     "file and follow its job, and instructors (a course token) upload class exports and read "
     "every result. Jobs live in a SQLite database (--db); each grading runs in a child process "
-    "in the sandbox. With --make-token, print a new token for the configuration file instead. "
-    "See docs/service.md."
+    "in the sandbox, or as a task on a Dask cluster (--executor dask). With --make-token, print "
+    "a new token for the configuration file instead. See docs/service.md."
 )
 
 
@@ -46,9 +47,11 @@ def add_parser(
     serve.add_argument("--config", type=Path, metavar="FILE",
                        help="courses, tokens and limits (TOML; docs/service.md)")  # fmt: skip
     serve.add_argument("--workers", type=int, default=1, metavar="N",
-                       help="gradings at a time")  # fmt: skip
+                       help="gradings at a time (--executor dask without --scheduler: the "
+                       "local cluster's workers too)")  # fmt: skip
     serve.add_argument("--sandbox", choices=("auto", "bwrap", "process"), default="auto",
                        help="isolation of student code (process: trusted code only)")  # fmt: skip
+    executor_options(serve)  # --executor, --scheduler
     serve.add_argument("--make-token", action="store_true",
                        help="print a new token for --course (and --student) and exit")  # fmt: skip
     serve.add_argument("--course", metavar="ID", help="with --make-token")
@@ -66,6 +69,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("nngrader serve: error: --workers must be at least 1", file=sys.stderr)
         return 2
+    executor = executor_given(args)
+    if executor is None:
+        print("nngrader serve: error: --scheduler needs --executor dask", file=sys.stderr)
+        return 2
     try:
         import uvicorn
 
@@ -75,10 +82,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from grader.sandbox import resolve_mode
     from grader.service.config import Settings, load_config
 
-    resolve_mode(args.sandbox)  # refuse now, not at the first submission
+    if args.scheduler is None:  # refuse now, not at the first submission (a cluster's workers
+        resolve_mode(args.sandbox)  # are checked when the service starts)
     settings = Settings(
-        db=args.db, config=load_config(args.config), workers=args.workers, sandbox=args.sandbox
-    )
+        db=args.db, config=load_config(args.config), workers=args.workers, sandbox=args.sandbox,
+        executor=executor, scheduler=args.scheduler,
+    )  # fmt: skip
     uvicorn.run(create_app(settings), host=args.host, port=args.port, timeout_keep_alive=5)
     return 0
 

@@ -1,5 +1,5 @@
 """What the grading service runs with: the courses and their tokens (a TOML file), and how it
-was started (``Settings``: the database, the workers, the sandbox, the limits).
+was started (``Settings``: the database, the workers, the executor, the sandbox, the limits).
 
 The configuration file (``nngrader serve --config FILE``)::
 
@@ -12,7 +12,7 @@ The configuration file (``nngrader serve --config FILE``)::
     [courses.cs231n-spring]
     assignment = "cs231n-2021"      # a spec id, or id@offering
     token = "sha256:<hex>"          # the course (instructor) token, or its SHA-256
-    submissions_per_hour = 5        # overrides [service]'s
+    submissions_per_hour = 5        # overrides the spec's ([service]) and [service]'s
     anonymous = true                # anonymous self-checks of this assignment (default true)
     students = { alice = "sha256:<hex>", bob = "<token>" }
     roster = "students.txt"         # more students: one "name token-or-hash" per line
@@ -74,7 +74,7 @@ class Course:
     students: Mapping[str, str] = field(default_factory=dict)
     """Each student's name -> their token's stored form."""
     submissions_per_hour: int | None = None
-    """None: the service's default."""
+    """None: the spec's (its ``[service]``), else the service's (``submit.hourly_limit``)."""
     anonymous: bool = True
     """Whether anonymous self-checks of ``assignment`` are taken."""
 
@@ -97,11 +97,16 @@ class Settings:
     """The jobs database; uploads live beside it, in ``<db>.files/``."""
     config: Config = field(default_factory=Config)
     workers: int = 1
-    """Gradings at a time, each in a child process of its own."""
+    """Gradings at a time (worker threads), each in a child process of its own or a Dask task."""
     sandbox: str = "auto"
     """``auto``, ``bwrap`` or ``process`` (only for trusted code, as the tests' examples)."""
     start_workers: bool = True
     """False: jobs are queued but nobody grades them (tests of the queue)."""
+    executor: str = "local"
+    """Where jobs are graded: ``local`` (a child process each) or ``dask`` (a Dask cluster:
+    ``scheduler``'s, else a ``LocalCluster`` of ``workers`` processes)."""
+    scheduler: str | None = None
+    """With ``dask``: the scheduler's address (``tcp://host:port``); None: a ``LocalCluster``."""
 
     @property
     def data(self) -> Path:

@@ -8,7 +8,7 @@ import contextlib
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +19,9 @@ from grader.service.auth import Caller, identify, token_index
 from grader.service.config import Course, Settings
 from grader.service.grading import failure
 from grader.service.jobs import Jobs
-from grader.service.workers import WorkerPool
+from grader.service.workers import LocalRunner, Runner, WorkerPool
+from grader.spec.registry import get_spec
+from grader.spec.service import ServiceSpec
 
 __all__ = ["CallerDep", "Service", "ServiceDep", "open_service"]
 
@@ -37,9 +39,23 @@ class Service:
     tokens: Mapping[str, Caller]
     pool: WorkerPool | None = None
     """None until started (and with ``start_workers`` False: jobs wait)."""
+    specs: dict[str, ServiceSpec] = field(default_factory=dict)
+    """Assignment -> its spec's ``[service]`` section, read once (``spec_service``)."""
 
     def course(self, course: str) -> Course | None:
         return self.settings.config.courses.get(course)
+
+    def spec_service(self, assignment: str) -> ServiceSpec:
+        """The ``[service]`` section of ``assignment``'s spec (one that cannot be read: none;
+        grading it says why)."""
+        found = self.specs.get(assignment)
+        if found is None:
+            try:
+                found = get_spec(assignment).service
+            except GraderError:
+                found = ServiceSpec()
+            self.specs[assignment] = found
+        return found
 
     def close(self) -> None:
         """Stop the workers (their jobs are given back) and close the table."""
@@ -77,12 +93,36 @@ def open_service(settings: Settings) -> Service:
     jobs.requeue_dead(failure)
     service = Service(settings, jobs, secret, token_index(settings.config))
     if settings.start_workers:
+        try:
+            runner = _runner(settings)
+        except BaseException:
+            jobs.close()
+            raise
         limits = settings.config.limits
-        service.pool = WorkerPool(
-            jobs, workers=settings.workers, sandbox=settings.sandbox, limits=limits
-        )
+        service.pool = WorkerPool(jobs, workers=settings.workers, limits=limits, runner=runner)
         service.pool.start()
     return service
+
+
+def _runner(settings: Settings) -> Runner:
+    """Where jobs are graded: a child process each, or a Dask cluster (``settings.executor``).
+
+    Raises:
+        GraderError: the executor is unknown, Dask is not installed, or its cluster is unfit.
+    """
+    limits = settings.config.limits
+    if settings.executor == "local":
+        return LocalRunner(sandbox=settings.sandbox, limits=limits)
+    if settings.executor != "dask":
+        raise GraderError(f"unknown executor {settings.executor!r} (local, dask)")
+    try:
+        from grader.service.dask_runner import DaskRunner
+    except ImportError as exc:
+        raise GraderError(
+            f"--executor dask needs Dask: pip install 'nngrader[scale]' ({exc})"
+        ) from exc
+    return DaskRunner.connect(scheduler=settings.scheduler, workers=settings.workers,
+                              sandbox=settings.sandbox, limits=limits)  # fmt: skip
 
 
 def uploads(data: Path) -> Path:

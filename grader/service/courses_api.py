@@ -1,5 +1,6 @@
 """The instructor routes (the course token): upload a class export, list the course's jobs,
-read its gradebook and overview, regrade a job."""
+read its gradebook and overview (and a job's reports, where the overview links), regrade a
+job."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, HTTPException, UploadFile, status
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
+from grader.executors import Document
 from grader.service.auth import Caller
 from grader.service.context import CallerDep, Service, ServiceDep
 from grader.service.jobs_api import NOT_FOUND, submitted, visible
 from grader.service.models import INSTRUCTOR_ONLY, INVALID, JobList, JobStatus, Problem, Submitted
 from grader.service.submit import take_class_export
-from grader.service.views import class_csv, class_html, job_status
+from grader.service.views import class_csv, class_html, instructor_html, job_status, student_html
 
-__all__ = ["router"]
+__all__ = ["course_result", "router"]
 
 router = APIRouter()
 
@@ -102,9 +104,48 @@ def course_grades(course: str, service: ServiceDep, caller: CallerDep) -> CSVRes
     openapi_extra=INSTRUCTOR_ONLY,
 )
 def course_index(course: str, service: ServiceDep, caller: CallerDep) -> str:
-    """The class overview of every graded job (``index.html``)."""
+    """The class overview of every graded job (``index.html``; its links: the two routes
+    below)."""
     _instructor(service, caller, course)
-    return class_html(service.jobs.results(course))
+    return class_html(service.jobs.graded(course))
+
+
+def course_result(service: Service, course: str, job: str) -> Document:
+    """``job``'s stored result, if it is a job of ``course``.
+
+    Raises:
+        HTTPException: 404 no such job of the course, or not graded yet.
+    """
+    found = service.jobs.get(job)
+    doc = service.jobs.result(job) if found is not None and found.course == course else None
+    if doc is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such job, or not graded yet")
+    return doc
+
+
+_REPORT: dict[str, Any] = {
+    "response_class": HTMLResponse,
+    "openapi_extra": INSTRUCTOR_ONLY,
+    "responses": {
+        **_COURSE,
+        404: {"model": Problem, "description": "no such course, or no graded job of it"},
+    },
+}
+"""A route of a job's report, beside the class overview."""
+
+
+@router.get("/api/courses/{course}/{job}/report.html", **_REPORT)
+def course_student_report(course: str, job: str, service: ServiceDep, caller: CallerDep) -> str:
+    """A job's report as its student sees it (the class overview's "student" link)."""
+    _instructor(service, caller, course)
+    return student_html(course_result(service, course, job))
+
+
+@router.get("/api/courses/{course}/{job}/report-instructor.html", **_REPORT)
+def course_instructor_report(course: str, job: str, service: ServiceDep, caller: CallerDep) -> str:
+    """A job's instructor report: everything (the class overview's "instructor" link)."""
+    _instructor(service, caller, course)
+    return instructor_html(course_result(service, course, job))
 
 
 @router.post(

@@ -317,13 +317,17 @@ class Jobs:
 
     def results(self, course: str) -> list[Document]:
         """Every finished job's document of ``course``, oldest first."""
+        return [doc for _, doc in self.graded(course)]
+
+    def graded(self, course: str) -> list[tuple[str, Document]]:
+        """Every finished job of ``course`` and its document, oldest first."""
         with self._lock:
             found = self._db.execute(
-                "SELECT result FROM jobs WHERE course = ? AND result IS NOT NULL "
+                "SELECT id, result FROM jobs WHERE course = ? AND result IS NOT NULL "
                 "ORDER BY submitted, rowid",
                 (course,),
             ).fetchall()
-        return [dict(json.loads(row[0])) for row in found]
+        return [(row[0], dict(json.loads(row[1]))) for row in found]
 
     def counts(self, job: str) -> tuple[int, int] | None:
         """``(attempt, finalised)`` of ``job``: what the exactly-once rule keeps."""

@@ -35,16 +35,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.routing import APIRoute
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 
-from grader.report.html import instructor_report
 from grader.report.instructor import from_instructor
 from grader.report.student_view import student_view
 from grader.service.auth import ANONYMOUS, Caller, identify, sign
 from grader.service.config import Course
 from grader.service.context import CallerDep, Service, ServiceDep
+from grader.service.courses_api import course_result
 from grader.service.jobs import Job
 from grader.service.jobs_api import KeyQuery, job_page, visible
 from grader.service.submit import take_class_export, take_submission
-from grader.service.views import class_csv, class_html
+from grader.service.views import class_csv, class_html, instructor_html, student_html
 from grader.spec.registry import available_specs
 
 __all__ = ["POLICY", "router"]
@@ -365,21 +365,23 @@ def course_progress(course: str, service: ServiceDep, session: CookieDep = None)
 
 
 @router.get("/instructor/{course}/jobs/{job}")
-def course_job(course: str, job: str, service: ServiceDep, session: CookieDep = None) -> Response:
-    """One job's instructor report (everything: hidden checks, output, log)."""
+@router.get("/instructor/{course}/{job}/report-instructor.html")  # the class overview's links
+@router.get("/instructor/{course}/{job}/report.html")
+def course_job(request: Request, course: str, job: str, service: ServiceDep,
+               session: CookieDep = None) -> Response:  # fmt: skip
+    """One job's instructor report (everything: hidden checks, output, log); as ``report.html``
+    (the class overview's student link), the report its student sees."""
     _instructor(service, course, session)
-    found = service.jobs.get(job)
-    doc = service.jobs.result(job) if found is not None and found.course == course else None
-    if doc is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such job, or not graded yet")
-    return _document(instructor_report(from_instructor(doc)))
+    doc = course_result(service, course, job)
+    student = request.url.path.endswith("/report.html")
+    return _document(student_html(doc) if student else instructor_html(doc))
 
 
 @router.get("/instructor/{course}/index.html")
 def course_index(course: str, service: ServiceDep, session: CookieDep = None) -> Response:
     """The class overview of every graded job."""
     _instructor(service, course, session)
-    return _document(class_html(service.jobs.results(course)))
+    return _document(class_html(service.jobs.graded(course)))
 
 
 @router.get("/instructor/{course}/grades.csv")

@@ -3,7 +3,8 @@ forms. Each function checks, takes in and queues; the caller decides what to ans
 the job's URLs, or a redirect to the job's page).
 
 Refusals are ``HTTPException``: 401/403/404 who may submit what, 413 too large, 422 not gradable
-(intake's message; nothing kept), 429 the queue or the hourly limit (``Retry-After``).
+(intake's message; nothing kept), 429 the queue or the hourly limit (``Retry-After``; the
+course's, else the spec's ``[service]``, else the service's: ``hourly_limit``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from grader.service.limits import HOUR, queue_full, rate_limited, read_capped
 from grader.service.uploads import class_jobs, file_name, student_job
 from grader.spec.registry import get_spec
 
-__all__ = ["course_of", "take_class_export", "take_submission"]
+__all__ = ["course_of", "hourly_limit", "take_class_export", "take_submission"]
 
 _BUNDLED = re.compile(r"[A-Za-z0-9_-]+(@[A-Za-z0-9_.-]+)?")
 """A bundled spec's id, with its offering."""
@@ -58,6 +59,15 @@ def course_of(service: Service, caller: Caller, assignment: str) -> Course | Non
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown assignment {assignment!r}")
 
 
+def hourly_limit(service: Service, course: Course | None, assignment: str) -> int:
+    """Submissions per hour to ``assignment`` (0: no limit): the course's, when the
+    configuration gives it one; else the spec's (``[service]``); else the service's."""
+    if course is not None and course.submissions_per_hour is not None:
+        return course.submissions_per_hour
+    from_spec = service.spec_service(assignment).submissions_per_hour
+    return service.settings.config.limits.submissions_per_hour if from_spec is None else from_spec
+
+
 def _wake(service: Service) -> None:
     if service.pool is not None:
         service.pool.wake()
@@ -72,10 +82,8 @@ def take_submission(
     limits = service.settings.config.limits
     student = caller.student
     submitter = f"{course.id}:{student}" if course and student else f"anonymous:{host}"
-    per_hour = limits.submissions_per_hour
-    if course is not None and course.submissions_per_hour is not None:
-        per_hour = course.submissions_per_hour
     now = time.time()
+    per_hour = hourly_limit(service, course, assignment)
     refusal = rate_limited(service.jobs.recent(submitter, now - HOUR), per_hour, now)
     refusal = refusal or queue_full(service.jobs.queued(), limits)
     if refusal is not None:

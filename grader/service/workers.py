@@ -15,6 +15,10 @@ retried after a lost attempt is finalised exactly once.
 down), gives their attempts back and joins the threads. If the service is killed instead, its
 children get SIGINT from the kernel, and the next start queues their jobs again
 (``Jobs.requeue_dead``).
+
+Where a job is graded is the pool's ``Runner``: ``LocalRunner`` (the child process above, the
+default) or ``grader.service.dask_runner.DaskRunner`` (``--executor dask``: a task on a Dask
+cluster). The threads, the jobs table and what is stored are the same for both.
 """
 
 from __future__ import annotations
@@ -29,13 +33,13 @@ import threading
 import time
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Protocol
 
 from grader.service.grading import child_main, failure
 from grader.service.jobs import MAX_ATTEMPTS, Claimed, Jobs
 from grader.service.limits import ServiceLimits
 
-__all__ = ["WorkerPool"]
+__all__ = ["LocalRunner", "Outcome", "Runner", "WorkerPool"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,58 +60,44 @@ def _context() -> multiprocessing.context.SpawnContext | multiprocessing.context
     return context
 
 
-class WorkerPool:
-    """``workers`` threads grading the jobs of ``jobs``; ``start``, ``wake``, ``stop``."""
+Outcome = tuple[Any, str]
+"""What became of one attempt: ``(("ok", document) or ("error", message), "")``, or ``(None,
+why)`` without a result: ``stopped`` (the service is stopping), ``timeout`` (past
+``ServiceLimits.job_seconds``) or, in words, how the grading was lost."""
 
-    def __init__(self, jobs: Jobs, *, workers: int, sandbox: str, limits: ServiceLimits) -> None:
+
+class Runner(Protocol):
+    """Where the pool's threads grade a job (one call per attempt, from several threads)."""
+
+    def grade(self, job: Claimed, stopping: threading.Event) -> Outcome:
+        """Grade ``job``: wait for it, ``stopping`` looked at all the while."""
+
+    def running(self) -> dict[str, int]:
+        """Job id -> the pid of the process grading it, where there is one on this machine."""
+
+    def close(self) -> None:
+        """Release what the runner holds (the pool's threads have ended)."""
+
+
+class LocalRunner:
+    """Each attempt in a child process of its own (``forkserver``), killed past the limit."""
+
+    def __init__(self, *, sandbox: str, limits: ServiceLimits) -> None:
         """``sandbox``: ``auto``, ``bwrap`` or ``process``, as each child resolves it."""
-        self._jobs, self._workers, self._sandbox, self._limits = jobs, workers, sandbox, limits
-        self._wake, self._stopping = threading.Event(), threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._sandbox, self._limits = sandbox, limits
         self._children: dict[str, BaseProcess] = {}
         self._guard = threading.Lock()
-
-    def start(self) -> None:
-        """Start the worker threads."""
-        for i in range(self._workers):
-            thread = threading.Thread(target=self._loop, name=f"nngrader-worker-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def wake(self) -> None:
-        """A job was queued: an idle worker takes it now rather than at its next look."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Interrupt what is graded (its attempt given back) and end the threads."""
-        self._stopping.set()
-        self._wake.set()
-        for thread in self._threads:
-            thread.join()
-        self._threads.clear()
 
     def running(self) -> dict[str, int]:
         """Job id -> the pid of the child grading it (what an operator or a test may kill)."""
         with self._guard:
             return {job: p.pid for job, p in self._children.items() if p.pid is not None}
 
-    # -- a worker thread -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Nothing is held between jobs."""
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                claimed = self._jobs.claim()
-                if claimed is None:
-                    self._wake.wait(POLL_SECONDS)
-                    self._wake.clear()
-                    continue
-                self._grade(claimed)
-            except Exception:  # a broken database must not end the worker silently
-                logger.exception("a service worker failed; it goes on")
-                time.sleep(POLL_SECONDS)
-
-    def _grade(self, job: Claimed) -> None:
-        """Grade ``job`` in a child process and store what became of it."""
+    def grade(self, job: Claimed, stopping: threading.Event) -> Outcome:
+        """Grade ``job`` in a child process; what it sent, or why nothing."""
         context = _context()
         receive, send = context.Pipe(duplex=False)
         process = context.Process(
@@ -121,20 +111,21 @@ class WorkerPool:
         with self._guard:
             self._children[job.id] = process
         try:
-            outcome, why = self._outcome(process, receive)
+            return self._outcome(process, receive, stopping)
         finally:
             with self._guard:
                 del self._children[job.id]
             _end(process)
             receive.close()
-        self._store(job, outcome, why)
 
-    def _outcome(self, process: BaseProcess, conn: Connection) -> tuple[Any, str]:
+    def _outcome(
+        self, process: BaseProcess, conn: Connection, stopping: threading.Event
+    ) -> Outcome:
         """What the child sent (None if nothing) and, without it, why: ``stopped``, ``timeout``
         or how the child died."""
         deadline = time.monotonic() + self._limits.job_seconds
         while True:
-            if self._stopping.is_set():
+            if stopping.is_set():
                 return None, "stopped"
             left = deadline - time.monotonic()
             if left <= 0:
@@ -145,6 +136,57 @@ class WorkerPool:
                         return conn.recv(), ""
                 process.join()
                 return None, _death(process)
+
+
+class WorkerPool:
+    """``workers`` threads grading the jobs of ``jobs`` with ``runner``; ``start``, ``wake``,
+    ``stop``."""
+
+    def __init__(self, jobs: Jobs, *, workers: int, limits: ServiceLimits, runner: Runner) -> None:
+        self._jobs, self._workers, self._limits, self._runner = jobs, workers, limits, runner
+        self._wake, self._stopping = threading.Event(), threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Start the worker threads."""
+        for i in range(self._workers):
+            thread = threading.Thread(target=self._loop, name=f"nngrader-worker-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wake(self) -> None:
+        """A job was queued: an idle worker takes it now rather than at its next look."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Interrupt what is graded (its attempt given back), end the threads, close the
+        runner."""
+        self._stopping.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+        self._runner.close()
+
+    def running(self) -> dict[str, int]:
+        """Job id -> the pid of the process grading it on this machine (``Runner.running``)."""
+        return self._runner.running()
+
+    # -- a worker thread -------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                claimed = self._jobs.claim()
+                if claimed is None:
+                    self._wake.wait(POLL_SECONDS)
+                    self._wake.clear()
+                    continue
+                outcome, why = self._runner.grade(claimed, self._stopping)
+                self._store(claimed, outcome, why)
+            except Exception:  # a broken database must not end the worker silently
+                logger.exception("a service worker failed; it goes on")
+                time.sleep(POLL_SECONDS)
 
     def _store(self, job: Claimed, outcome: Any, why: str) -> None:
         if why == "stopped":

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from grader.checks.catalog import module_of, modules_needed
 from grader.errors import SpecError
 from grader.spec.notebooks import NotebookSpec
+from grader.spec.service import ServiceSpec
 
 __all__ = ["STATE_KEYS", "Api", "Check", "FinalAccuracy", "Part", "Spec", "Tolerance"]
 
@@ -167,6 +168,9 @@ class Spec:
     instructor_points: float = 0.0
     """Points graded by the instructor only, beyond the non-visible checks here: a student kit's
     spec holds its public checks only, and this is what the others are worth."""
+    service: ServiceSpec = field(default_factory=ServiceSpec, repr=False)
+    """What the grading service takes (``[service]``, ``grader.spec.service``). Not in ``repr``:
+    a batch's settings digest (``grader.fingerprint``) holds what grades; this grades nothing."""
 
     def module_of(self, canonical: str) -> str:
         """Logical module that defines a canonical function or class."""

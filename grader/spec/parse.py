@@ -26,6 +26,7 @@ from grader.spec.final_accuracy import parse_final_accuracy
 from grader.spec.model import STATE_KEYS, Api, Check, Part, Spec, Tolerance
 from grader.spec.notebooks import parse_notebooks
 from grader.spec.reader import Reader
+from grader.spec.service import parse_service
 
 __all__ = ["SCHEMA_VERSION", "load_spec", "parse_spec"]
 
@@ -63,23 +64,9 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
             "schema_version",
             f"{version} is not supported (this nngrader reads {SCHEMA_VERSION})",
         )
-    r.only(
-        "schema_version",
-        "id",
-        "title",
-        "layout",
-        "api",
-        "tolerance",
-        "parts",
-        "checks",
-        "final_accuracy",
-        "offerings",
-        "detect",
-        "limits",
-        "runtime",
-        "notebooks",
-        "instructor_points",
-    )
+    r.only("schema_version", "id", "title", "layout", "api", "tolerance", "parts", "checks",
+           "final_accuracy", "offerings", "detect", "limits", "runtime", "notebooks",
+           "instructor_points", "service")  # fmt: skip
     layout = r.table("layout")
     layout.only("student", "given", "stand_ins")
     student = {k: layout.table("student").text(k) for k in layout.table("student").keys()}
@@ -161,6 +148,7 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
         runtime=packages,
         notebooks=parse_notebooks(r.table("notebooks", required=False), parts),
         instructor_points=instructor_points,
+        service=parse_service(r.table("service", required=False)),
     )
 
 

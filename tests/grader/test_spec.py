@@ -184,6 +184,39 @@ def test_a_runtime_names_distributions(tmp_path: Path) -> None:
         load_spec(_write(tmp_path, VALID + '\n[runtime]\npackages = ["../evil"]\n'))
 
 
+def test_a_service_table_sets_the_submissions_per_hour(tmp_path: Path) -> None:
+    from grader.executors.job import Settings
+    from grader.fingerprint import settings_digest
+
+    limited = load_spec(_write(tmp_path, VALID + "\n[service]\nsubmissions_per_hour = 4\n"))
+    assert limited.service.submissions_per_hour == 4
+    plain = load_spec(_write(tmp_path, VALID))
+    assert plain.service.submissions_per_hour is None
+    # What grades is the same: a batch's settings digest does not change with the service's limit.
+    digests = {settings_digest(Settings(spec, "process"), ()) for spec in (limited, plain)}
+    assert len(digests) == 1
+    no_limit = load_spec(_write(tmp_path, VALID + "\n[service]\nsubmissions_per_hour = 0\n"))
+    assert no_limit.service.submissions_per_hour == 0
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "problem"),
+    [
+        ("submissions_per_hour = -1", "service.submissions_per_hour", "must be 0 or more"),
+        ('submissions_per_hour = "5"', "service.submissions_per_hour", "must be an integer"),
+        ("submissions_per_hour = 2.5", "service.submissions_per_hour", "must be an integer"),
+        ("submissions_per_hour = true", "service.submissions_per_hour", "must be an integer"),
+        ("max_queue = 3", "service.max_queue", "unknown key"),
+    ],
+)
+def test_a_service_table_names_its_errors(
+    tmp_path: Path, table: str, key: str, problem: str
+) -> None:
+    with pytest.raises(SpecError) as info:
+        load_spec(_write(tmp_path, VALID + f"\n[service]\n{table}\n"))
+    assert (info.value.key, problem in info.value.problem) == (key, True)
+
+
 def test_float32_outputs_get_at_least_the_specs_float32_tolerance() -> None:
     from dataclasses import replace
 

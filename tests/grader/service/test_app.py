@@ -164,6 +164,8 @@ def test_the_openapi_schema_names_every_route_and_its_refusals(client: Client) -
         "/api/courses/{course}/jobs",
         "/api/courses/{course}/grades.csv",
         "/api/courses/{course}/index.html",
+        "/api/courses/{course}/{job}/report.html",
+        "/api/courses/{course}/{job}/report-instructor.html",
         "/api/jobs/{job}/regrade",
     }
     post = paths["/api/assignments/{assignment}/submissions"]["post"]

@@ -38,7 +38,7 @@ from tests.grader.service.conftest import (
 pytestmark = pytest.mark.slow
 
 EXAMPLES = 12
-"""Generated requests per operation and caller (4 callers, 10 operations: a few seconds)."""
+"""Generated requests per operation and caller (4 callers, 12 operations: a few seconds)."""
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,

@@ -9,13 +9,13 @@ as the report's browser tests do (``tests/grader/report/test_browser.py``).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.grader.report.test_browser import BINARIES, REQUIRE, chromium_binary
+# The report tests' module-scoped Chromium (skips, or fails with NNGRADER_REQUIRE_BROWSER=1).
+from tests.grader.report.test_browser import browser  # noqa: F401 - a fixture
 from tests.grader.service.cdp import Browser, choose_file, open_url, wait_for_text
 from tests.grader.service.conftest import Served
 
@@ -23,20 +23,11 @@ pytestmark = pytest.mark.slow
 GRADING_SECONDS = 300.0
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    binary = chromium_binary()
-    if binary is None:
-        why = f"no Chromium binary on PATH (looked for {', '.join(BINARIES)})"
-        if os.environ.get(REQUIRE) == "1":
-            pytest.fail(f"{REQUIRE}=1 but {why}", pytrace=False)
-        pytest.skip(why)
-    with Browser.started(binary, tmp_path_factory.mktemp("chromium")) as started:
-        yield started
-
-
 def test_a_student_uploads_through_the_form_and_sees_the_score(
-    browser: Browser, served: Callable[..., Served], correct_zip: bytes, tmp_path: Path
+    browser: Browser,  # noqa: F811 - the imported fixture
+    served: Callable[..., Served],
+    correct_zip: bytes,
+    tmp_path: Path,
 ) -> None:
     service = served(workers=True)
     upload = tmp_path / "correct.zip"

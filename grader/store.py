@@ -20,80 +20,35 @@ machine): it is queued again and its attempt counts, so a submission that brings
 down is not retried forever.
 
 Why SQLite: one file, no server, transactions that survive a SIGKILL or (``synchronous=FULL``) the
-machine stopping; WAL lets readers look while a batch writes. OUT must be on a local disk (WAL needs
-shared memory between the processes that open it); one run writes at a time (a lock file, ``LOCK``,
-refuses a second one: a POSIX lock, or on Windows, which has no ``fcntl``, an ``msvcrt`` one; both
-die with the process that holds them, so a killed run leaves no stale lock). The store's files are
-hidden files beside the submissions' folders (``.nngrader.sqlite`` and its ``-wal``/``-shm``,
-``.nngrader.lock``): no submission folder can take their names (a slug never starts with ``.``,
-``grader.report.names``), and what lists OUT's folders finds the submissions only.
+machine stopping; WAL lets readers look while a batch writes. The file, its schema (shared with the
+grading service's jobs) and its lock are ``grader.database``'s: OUT must be on a local disk, and
+one run writes at a time (``.nngrader.lock`` refuses a second batch, or a service, until the
+first ends or dies). The store's files are hidden files beside the submissions' folders
+(``.nngrader.sqlite`` and its ``-wal``/``-shm``, ``.nngrader.lock``): no submission folder can take
+their names (a slug never starts with ``.``, ``grader.report.names``), and what lists OUT's folders
+finds the submissions only.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sqlite3
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
-from grader import __version__
-from grader.database import connect
-from grader.errors import GraderError
+from grader.database import Database, open_database
 
 __all__ = ["DATABASE", "MAX_ATTEMPTS", "Key", "Row", "Store"]
 
 DATABASE = ".nngrader.sqlite"
-LOCK = ".nngrader.lock"
 MAX_ATTEMPTS = 2
 """Gradings of one submission that may end without a result (its worker died, or the run did)
 before it is finalised as failed: one retry, so a worker that died of something else (the
 machine's memory, an operator's kill) costs nobody a grade."""
-SCHEMA_VERSION = "1"
 FINAL = ("done", "failed")
 """The states of a finalised row (the others: ``queued``, ``running``)."""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started REAL NOT NULL,
-    ended REAL,
-    pid INTEGER NOT NULL,
-    version TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS submissions (
-    name TEXT NOT NULL,
-    folder TEXT NOT NULL,
-    content TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    finalised INTEGER NOT NULL DEFAULT 0,
-    run INTEGER,
-    reason TEXT,
-    queued REAL,
-    started REAL,
-    finished REAL,
-    seconds REAL,
-    result TEXT,
-    files TEXT,
-    unwritten TEXT,
-    PRIMARY KEY (name, folder)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS submissions_folder ON submissions (folder COLLATE NOCASE);
-"""
-"""``name`` is the submission's name as a JSON string (a name may hold bytes that are not UTF-8,
-which SQLite text cannot); ``content`` the hash of what is graded; ``attempts`` the gradings
-started for this content that did not give a result back (an interrupt gives its attempt back);
-``run`` the ``runs.id`` that finalised it; ``reason`` why the last attempt ended without a result
-(or why it failed); ``queued``/``started``/``finished`` Unix times; ``seconds`` the grading's
-wall time; ``result`` the instructor.json document; ``files`` the written files (JSON list,
-relative to OUT), NULL until rendered; ``unwritten`` why they could not be written."""
 
 
 class Key(NamedTuple):
@@ -146,43 +101,6 @@ def _row(values: Sequence[Any]) -> Row:
     )
 
 
-def _lock(handle: IO[bytes]) -> bool:
-    """Take the store's lock on ``handle`` without waiting: False when another run holds it.
-    (``fcntl`` is imported here: ``grader.api`` imports the store, and ``nngrader check``, which
-    opens none, must run where there is no ``fcntl``.)
-
-    Raises:
-        GraderError: this machine has no file lock the store knows.
-    """
-    try:
-        import fcntl
-    except ImportError:
-        return _lock_windows(handle)
-    try:
-        # A POSIX lock: released when this process dies, and not inherited by forked workers.
-        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
-def _lock_windows(handle: IO[bytes]) -> bool:
-    """``_lock`` where there is no ``fcntl``: Windows' lock of the file's first byte, released
-    when the file is closed or this process dies."""
-    if sys.platform == "win32":
-        import msvcrt
-
-        try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    raise GraderError(
-        "no file locks on this machine (no fcntl module): nngrader grade cannot keep a second "
-        "run out of its results store; nngrader check needs no store"
-    )
-
-
 def _where(key: Key) -> tuple[str, str]:
     return json.dumps(key.name), key.folder
 
@@ -190,8 +108,8 @@ def _where(key: Key) -> tuple[str, str]:
 class Store:
     """An open store of one output folder; ``Store.open`` makes one, ``close`` ends its run."""
 
-    def __init__(self, db: sqlite3.Connection, lock: IO[bytes], run: int) -> None:
-        self._db, self._lock, self.run = db, lock, run
+    def __init__(self, database: Database) -> None:
+        self._database, self._db, self.run = database, database.db, database.run
 
     @classmethod
     def open(cls, out: Path) -> Store:
@@ -200,40 +118,11 @@ class Store:
         Raises:
             GraderError: the store cannot be created or read, or another run holds it.
         """
-        path = out / DATABASE
-        try:
-            lock = open(out / LOCK, "wb")  # held until close()
-        except OSError as exc:
-            raise GraderError(f"cannot create the results store in {out}: {exc}") from exc
-        try:
-            if not _lock(lock):
-                raise GraderError(
-                    f"another nngrader grade is writing into {out} (its store {path} is locked)"
-                )
-        except GraderError:
-            lock.close()
-            raise
-        try:
-            db = connect(path, _SCHEMA, SCHEMA_VERSION)
-            with db:
-                run = db.execute(
-                    "INSERT INTO runs (started, pid, version) VALUES (?, ?, ?)",
-                    (time.time(), os.getpid(), __version__),
-                ).lastrowid
-        except sqlite3.Error as exc:
-            lock.close()
-            raise GraderError(f"cannot use the results store {path}: {exc}") from exc
-        except GraderError:
-            lock.close()
-            raise
-        return cls(db, lock, int(run or 0))
+        return cls(open_database(out / DATABASE))
 
     def close(self) -> None:
         """End this run (its end time is recorded) and release the store."""
-        with contextlib.suppress(sqlite3.Error), self._db:
-            self._db.execute("UPDATE runs SET ended = ? WHERE id = ?", (time.time(), self.run))
-        self._db.close()
-        self._lock.close()
+        self._database.close()
 
     def __enter__(self) -> Store:
         return self

@@ -22,7 +22,7 @@ from grader import __version__
 from grader.service import courses_api, jobs_api, pages
 from grader.service.config import Settings
 from grader.service.context import open_service
-from grader.service.limits import BodyLimit
+from grader.service.limits import BodyDeadline, BodyLimit
 from grader.service.models import openapi
 
 __all__ = ["create_app"]
@@ -57,7 +57,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.openapi = functools.partial(openapi, app)  # type: ignore[method-assign]  # FastAPI's way
-    app.add_middleware(BodyLimit, limit=settings.config.limits.upload_bytes)
+    limits = settings.config.limits
+    app.add_middleware(BodyLimit, limit=limits.upload_bytes)
+    app.add_middleware(BodyDeadline, seconds=limits.request_seconds)  # outermost: times all
     app.include_router(pages.router)  # first: its /jobs/{job} stands in front of the API's
     app.include_router(jobs_api.router)
     app.include_router(courses_api.router)

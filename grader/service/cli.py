@@ -22,9 +22,10 @@ __all__ = ["add_parser"]
 _SERVE = (
     "Run the grading service: an HTTP API (OpenAPI at /openapi.json) where students submit a "
     "file and follow its job, and instructors (a course token) upload class exports and read "
-    "every result. Jobs live in a SQLite database (--db); each grading runs in a child process "
-    "in the sandbox, or as a task on a Dask cluster (--executor dask). With --make-token, print "
-    "a new token for the configuration file instead. See docs/service.md."
+    "every result. Jobs live in a results store (--db, SQLite, as a batch's); each grading "
+    "runs in a child process in the sandbox, or as a task on a Dask cluster (--executor "
+    "dask). With --make-token, print a new token for the configuration file instead. See "
+    "docs/service.md."
 )
 
 
@@ -43,7 +44,8 @@ def add_parser(
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--db", type=Path, default=Path("nngrader-service.sqlite"), metavar="PATH",
-                       help="the jobs database; uploads are kept in PATH.files/")  # fmt: skip
+                       help="the results store of its jobs (a batch's OUT/.nngrader.sqlite too); "
+                       "uploads are kept in PATH.files/")  # fmt: skip
     serve.add_argument("--config", type=Path, metavar="FILE",
                        help="courses, tokens and limits (TOML; docs/service.md)")  # fmt: skip
     serve.add_argument("--workers", type=int, default=1, metavar="N",

@@ -94,7 +94,8 @@ class Settings:
     """How one service runs: ``create_app`` takes it, ``nngrader serve`` builds it."""
 
     db: Path = Path("nngrader-service.sqlite")
-    """The jobs database; uploads live beside it, in ``<db>.files/``."""
+    """The results store of its jobs (``grader.database``); uploads live beside it, in
+    ``<db>.files/``."""
     config: Config = field(default_factory=Config)
     workers: int = 1
     """Gradings at a time (worker threads), each in a child process of its own or a Dask task."""

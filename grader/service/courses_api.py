@@ -13,7 +13,14 @@ from grader.executors import Document
 from grader.service.auth import Caller
 from grader.service.context import CallerDep, Service, ServiceDep
 from grader.service.jobs_api import NOT_FOUND, submitted, visible
-from grader.service.models import INSTRUCTOR_ONLY, INVALID, JobList, JobStatus, Problem, Submitted
+from grader.service.models import (
+    INSTRUCTOR_ONLY,
+    UPLOAD_REFUSALS,
+    JobList,
+    JobStatus,
+    Problem,
+    Submitted,
+)
 from grader.service.submit import take_class_export
 from grader.service.views import class_csv, class_html, instructor_html, job_status, student_html
 
@@ -52,8 +59,7 @@ def _instructor(service: Service, caller: Caller, course: str) -> str:
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         **_COURSE,
-        413: {"model": Problem, "description": "the upload is too large"},
-        422: INVALID,
+        **UPLOAD_REFUSALS,
     },
     openapi_extra=INSTRUCTOR_ONLY,
 )

@@ -139,7 +139,8 @@ class DaskRunner:
         """
         settings = Settings(get_spec(job.assignment), self._isolation)
         with tempfile.TemporaryDirectory(prefix="nngrader-service-") as tmp:
-            (submission,) = take_in(job.upload, job.name, Path(tmp), self._limits.extract())
+            (submission,) = take_in(job.upload, job.name, Path(tmp), self._limits.extract(),
+                                    notes=job.notes)  # fmt: skip
             return ship(submission), settings
 
     def _outcome(self, future: Any, stopping: threading.Event) -> Outcome:

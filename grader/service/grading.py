@@ -15,6 +15,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -34,28 +35,43 @@ _PR_SET_PDEATHSIG = 1
 
 
 def take_in(
-    upload: Path, name: str, workdir: Path, limits: ExtractLimits, *, lms: bool = False
+    upload: Path,
+    name: str,
+    workdir: Path,
+    limits: ExtractLimits,
+    *,
+    lms: bool = False,
+    notes: Sequence[str] = (),
 ) -> list[Submission]:
     """The submissions in ``upload`` (a zip), taken in under ``workdir``, each named ``name``
-    unless ``lms`` splits a class export into its students."""
+    unless ``lms`` splits a class export into its students; ``notes`` (a job's: what intake
+    skipped before the upload was made) come first in each one's notes."""
     # A copy named for intake: a zip's submission is named after the file.
     staged = workdir / "upload" / "submission.zip"
     staged.parent.mkdir(parents=True)
     shutil.copyfile(upload, staged)
     taken = intake.collect([staged], workdir / "intake", limits=limits, lms=lms)
-    return taken if lms else [replace(s, name=name) for s in taken]
+    if lms:
+        return taken
+    return [replace(s, name=name, notes=(*notes, *s.notes)) for s in taken]
 
 
 def grade_upload(
-    upload: Path, name: str, assignment: str, sandbox: str, limits: ExtractLimits
+    upload: Path,
+    name: str,
+    assignment: str,
+    sandbox: str,
+    limits: ExtractLimits,
+    notes: Sequence[str] = (),
 ) -> Document:
-    """Grade the submission in ``upload`` against ``assignment``: its instructor.json document.
+    """Grade the submission in ``upload`` against ``assignment``: its instructor.json document
+    (``notes``: the job's, ``take_in``).
 
     Raises:
         GraderError: the grader cannot run here (the spec, the sandbox).
     """
     with tempfile.TemporaryDirectory(prefix="nngrader-service-") as tmp:
-        (submission,) = take_in(upload, name, Path(tmp), limits)
+        (submission,) = take_in(upload, name, Path(tmp), limits, notes=notes)
         specs = tuple(available_specs().values())
         settings = Settings(get_spec(assignment), resolve_mode(sandbox), {}, None, None, specs)
         return grade_one(submission, settings, Path(tmp) / "work")
@@ -77,13 +93,16 @@ def child_main(
     assignment: str,
     sandbox: str,
     limits: ExtractLimits,
+    notes: Sequence[str] = (),
 ) -> None:
     """A grading child's whole life: send ``("ok", document)`` or ``("error", message)``."""
     fanout.start_worker()
     _die_with_parent()
     outcome: tuple[str, object]
     try:
-        document = fanout.in_worker(lambda: grade_upload(upload, name, assignment, sandbox, limits))
+        document = fanout.in_worker(
+            lambda: grade_upload(upload, name, assignment, sandbox, limits, notes)
+        )
         outcome = "ok", document
     except GraderError as exc:
         outcome = "error", f"the grader could not run: {exc}"

@@ -1,10 +1,10 @@
-"""The service's jobs table: one row per submission to grade, in SQLite.
+"""The service's jobs: the ``jobs`` table of a results store, one row per submission to grade.
 
-The same conventions as a batch's results store (``grader.store``): WAL and ``synchronous=FULL``
-(a job taken or a result stored survives a SIGKILL and the machine stopping), one file
-(``--db PATH``), states ``queued`` -> ``running`` -> ``done`` | ``failed``, attempts bounded by
-``MAX_ATTEMPTS``, and every result stored exactly once. The schema is plain SQL (no SQLite-only
-types or upserts) so that PostgreSQL could take its place.
+The store is a batch's (``grader.database``: one schema, ``nngrader serve --db PATH`` any store
+file), with its conventions: WAL and ``synchronous=FULL`` (a job taken or a result stored survives
+a SIGKILL and the machine stopping), one writer at a time (a second service, or a batch, is
+refused while this one runs), states ``queued`` -> ``running`` -> ``done`` | ``failed``,
+attempts bounded by ``MAX_ATTEMPTS``, and every result stored exactly once.
 
 Exactly once: each claim of a job bumps its ``attempt`` (a number that never goes back), and a
 result is stored only ``WHERE id = ? AND state = 'running' AND attempt = ?``. A grading given up
@@ -14,8 +14,9 @@ nothing: the job was queued again, or finished by the attempt after it.
 The uploaded files live in ``uploads/`` beside the database, named after their job. A job and
 its file appear together: the file is written to a temporary name first and renamed into place
 inside the transaction that adds the row (a file left without a row by a crash in between is
-removed at the next start). One service uses one database at a time; its threads share this
-object (a lock serialises them).
+removed at the next start). The service's threads share this object (a lock serialises them),
+so what ``add`` admits is decided with the table as it is when the job goes in: a burst of
+uploads cannot slip past the queue's length or a student's hourly limit together.
 """
 
 from __future__ import annotations
@@ -32,51 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.database import connect
+from grader.database import Database, open_database
 from grader.errors import GraderError
 from grader.executors import Document
 from grader.store import MAX_ATTEMPTS
 
 __all__ = ["MAX_ATTEMPTS", "Claimed", "Job", "Jobs", "NewJob"]
 
-SCHEMA_VERSION = "1"
 PARTIAL = ".partial"
 """The suffix of an upload not yet renamed into place."""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    course TEXT,
-    assignment TEXT NOT NULL,
-    name TEXT NOT NULL,
-    student TEXT,
-    submitter TEXT NOT NULL,
-    upload TEXT,
-    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
-    attempt INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    finalised INTEGER NOT NULL DEFAULT 0,
-    reason TEXT,
-    submitted REAL NOT NULL,
-    started REAL,
-    finished REAL,
-    score REAL,
-    max_score REAL,
-    error TEXT,
-    result TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, submitted);
-CREATE INDEX IF NOT EXISTS jobs_course ON jobs (course, submitted);
-CREATE INDEX IF NOT EXISTS jobs_submitter ON jobs (submitter, submitted);
-"""
-"""``course`` NULL for an anonymous self-check of a course-less assignment; ``name`` the
-submission's name in its result; ``student`` the submitting student (NULL: anonymous, or an
-instructor's upload); ``submitter`` whom the hourly limit counts; ``upload`` the file under
-``uploads/`` (NULL: nothing to grade, the job was failed at intake); ``attempt`` the number of
-the latest claim (never decreases), ``attempts`` the claims that count against
-``MAX_ATTEMPTS``; ``finalised`` how many times a result was stored since the job was (re)queued:
-1 once done or failed; ``result`` the instructor.json document."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +59,9 @@ class NewJob:
     """The stored upload's suffix (how the worker takes it in): ``.zip``, ``.py``, ``.ipynb``."""
     failed: Document | None = None
     """A result to store at once (the submission could not be taken in)."""
+    notes: tuple[str, ...] = ()
+    """What intake skipped of the files before ``upload`` was made from them (given to the
+    grading as intake's own notes)."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +92,8 @@ class Claimed:
     name: str
     upload: Path
     attempt: int
+    notes: tuple[str, ...] = ()
+    """``NewJob.notes``."""
 
 
 _JOB = (
@@ -135,30 +105,31 @@ _JOB = (
 class Jobs:
     """The jobs table of one service; ``Jobs.open`` makes one."""
 
-    def __init__(self, db: sqlite3.Connection, uploads: Path) -> None:
-        self._db, self.uploads = db, uploads
+    def __init__(self, database: Database, uploads: Path) -> None:
+        self._database, self._db, self.uploads = database, database.db, uploads
         self._lock = threading.RLock()
 
     @classmethod
     def open(cls, path: Path, uploads: Path) -> Jobs:
-        """Open (or create) the jobs database at ``path``, uploads kept in ``uploads``.
+        """Open (or create) the results store at ``path`` (``grader.database``) for the
+        service's jobs, uploads kept in ``uploads``.
 
         Raises:
-            GraderError: the database cannot be created or read.
+            GraderError: the store cannot be created or read, or another batch or service
+                writes into it.
         """
         try:
             uploads.mkdir(parents=True, exist_ok=True)
-            # One connection shared by the service's threads, each use under the lock.
-            db = connect(path, _SCHEMA, SCHEMA_VERSION, shared=True)
-        except (OSError, sqlite3.Error) as exc:
-            raise GraderError(f"cannot use the jobs database {path}: {exc}") from exc
-        jobs = cls(db, uploads)
+        except OSError as exc:
+            raise GraderError(f"cannot use the uploads folder {uploads}: {exc}") from exc
+        # One connection shared by the service's threads, each use under the lock.
+        jobs = cls(open_database(path, shared=True), uploads)
         jobs._sweep()
         return jobs
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._database.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -168,23 +139,32 @@ class Jobs:
 
     # -- adding ----------------------------------------------------------------------------------
 
-    def add(self, new: Sequence[NewJob]) -> list[str]:
+    def add(self, new: Sequence[NewJob], admit: Callable[[], None] | None = None) -> list[str]:
         """Add ``new`` in one transaction; returns their ids. Either every job is added with its
-        upload in place, or none is and their temporary files are removed."""
+        upload in place, or none is and their temporary files are removed.
+
+        Args:
+            admit: called first, inside the transaction (its reads of this table, ``queued`` and
+                ``recent``, see what no other thread can change before the jobs are in); it
+                raises to refuse them.
+        """
         ids = [secrets.token_hex(12) for _ in new]  # unguessable, and no count of the others
         moved: list[Path] = []
         now = time.time()
         try:
             with self._tx() as db:
+                if admit is not None:
+                    admit()
                 for job_id, job in zip(ids, new, strict=True):
                     upload = None if job.upload is None else f"{job_id}{job.suffix}"
                     doc = job.failed
                     db.execute(
                         "INSERT INTO jobs (id, course, assignment, name, student, submitter, "
-                        "upload, state, finalised, submitted, finished, score, max_score, error, "
-                        "result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "upload, notes, state, finalised, submitted, finished, score, max_score, "
+                        "error, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (job_id, job.course, job.assignment, job.name, job.student, job.submitter,
-                         upload, "queued" if doc is None else "failed", 0 if doc is None else 1,
+                         upload, json.dumps(list(job.notes)) if job.notes else None,
+                         "queued" if doc is None else "failed", 0 if doc is None else 1,
                          now, None if doc is None else now, *_summary(doc)),
                     )  # fmt: skip
                     if job.upload is not None and upload is not None:
@@ -221,10 +201,11 @@ class Jobs:
                 "attempts = attempts + 1, started = ? WHERE id = ? AND state = 'queued'",
                 (time.time(), found[0]),
             )
-            job_id, assignment, name, upload, attempt = db.execute(
-                "SELECT id, assignment, name, upload, attempt FROM jobs WHERE id = ?", found
+            job_id, assignment, name, upload, attempt, notes = db.execute(
+                "SELECT id, assignment, name, upload, attempt, notes FROM jobs WHERE id = ?", found
             ).fetchone()
-        return Claimed(job_id, assignment, name, self.uploads / upload, attempt)
+        kept = tuple(json.loads(notes)) if notes else ()
+        return Claimed(job_id, assignment, name, self.uploads / upload, attempt, kept)
 
     def finalise(self, job: str, attempt: int, result: Document, *, failed: bool) -> bool:
         """Store ``result`` (an instructor.json document) as attempt ``attempt``'s: done, or

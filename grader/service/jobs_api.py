@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from grader.service.auth import Caller, may_see, sign, signed
 from grader.service.context import CallerDep, Service, ServiceDep
 from grader.service.jobs import Job
-from grader.service.models import INVALID, JobStatus, Problem, ResultsDocument, Submitted
+from grader.service.models import UPLOAD_REFUSALS, JobStatus, Problem, ResultsDocument, Submitted
 from grader.service.submit import take_submission
 from grader.service.views import job_status, student_html, student_results
 
@@ -67,8 +67,7 @@ def submitted(service: Service, job_id: str, *, keyed: bool) -> Submitted:
                                                "course needs a student token"},
         403: {"model": Problem, "description": "a token of a course without this assignment"},
         404: {"model": Problem, "description": "no such assignment"},
-        413: {"model": Problem, "description": "the upload is too large"},
-        422: INVALID,
+        **UPLOAD_REFUSALS,
         429: {"model": Problem, "description": "queue full or hourly limit (see Retry-After)",
               "headers": {"Retry-After": {"description": "seconds", "required": True,
                                           "schema": {"type": "integer"}}}},

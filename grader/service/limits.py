@@ -1,9 +1,11 @@
 """What the service takes and how much: upload size, intake limits, submissions per hour, queue
-length, the wall time of a grading. Each refusal is an ``HTTPException`` with a clear detail
-(413 too large, 429 with ``Retry-After`` for the queue and the rate)."""
+length, the time a request's body may take to arrive, the wall time of a grading. Each refusal is
+an ``HTTPException`` with a clear detail (408 too slow, 413 too large, 429 with ``Retry-After`` for
+the queue and the rate)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -15,7 +17,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from grader.intake import ExtractLimits
 
-__all__ = ["HOUR", "BodyLimit", "ServiceLimits", "queue_full", "rate_limited", "read_capped"]
+__all__ = [
+    "HOUR",
+    "BodyDeadline",
+    "BodyLimit",
+    "ServiceLimits",
+    "queue_full",
+    "rate_limited",
+    "read_capped",
+]
 
 HOUR = 3600.0
 _CHUNK = 1 << 16
@@ -33,6 +43,9 @@ class ServiceLimits:
     """Queued jobs past which a submission is refused (429) until the queue drains."""
     retry_after: int = 30
     """Seconds a client refused for a full queue is asked to wait."""
+    request_seconds: float = 120.0
+    """Wall time in which a request's body must arrive (408 past it): a client that sends
+    slowly, or stops, does not hold a connection and its half-read upload for ever."""
     job_seconds: float = 1800.0
     """Wall time of one grading (its child process is killed past it: the attempt counts)."""
     submission_mb: int = 200
@@ -41,7 +54,9 @@ class ServiceLimits:
     """Uncompressed bytes of one class export with every inner zip (intake), in MiB."""
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_mb", "job_seconds", "submission_mb", "export_mb", "max_queue"):
+        positive = ("max_upload_mb", "request_seconds", "job_seconds", "submission_mb",
+                    "export_mb", "max_queue")  # fmt: skip
+        for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0")
         if self.submissions_per_hour < 0 or self.retry_after < 0:
@@ -143,3 +158,39 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+class BodyDeadline:
+    """ASGI middleware: a request whose body has not all arrived ``seconds`` after the request
+    began is refused with 408 (the endpoint never runs, so nothing of it is kept). Once the body
+    is in, the app's further reads (a response listening for the client leaving) wait as long
+    as they need."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.seconds
+        complete = False
+
+        async def timed() -> Message:
+            nonlocal complete
+            if complete:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
+            except TimeoutError:
+                # An HTTPException: FastAPI's body parsing lets it through as it is.
+                raise HTTPException(
+                    status.HTTP_408_REQUEST_TIMEOUT,
+                    f"the request's body did not arrive within {self.seconds:g} s",
+                    headers={"Connection": "close"},
+                ) from None
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, timed, send)

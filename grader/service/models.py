@@ -15,6 +15,7 @@ __all__ = [
     "BEARER",
     "INSTRUCTOR_ONLY",
     "INVALID",
+    "UPLOAD_REFUSALS",
     "JobList",
     "JobStatus",
     "Problem",
@@ -97,6 +98,12 @@ INVALID: dict[str, Any] = {
     },
 }
 """The 422 of a route that refuses with a ``Problem`` too (FastAPI's own 422 is the other)."""
+UPLOAD_REFUSALS: dict[int | str, dict[str, Any]] = {
+    408: {"model": Problem, "description": "the upload did not arrive within request_seconds"},
+    413: {"model": Problem, "description": "the upload is too large"},
+    422: INVALID,
+}
+"""What every upload route may answer whatever it is (the limits' middleware, intake)."""
 _DOCUMENTS = {"Results": "results", "Instructor": "instructor"}
 """Component name -> the schema in ``grader/report/schemas/`` it publishes."""
 

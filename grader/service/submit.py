@@ -82,18 +82,23 @@ def take_submission(
     limits = service.settings.config.limits
     student = caller.student
     submitter = f"{course.id}:{student}" if course and student else f"anonymous:{host}"
-    now = time.time()
     per_hour = hourly_limit(service, course, assignment)
-    refusal = rate_limited(service.jobs.recent(submitter, now - HOUR), per_hour, now)
-    refusal = refusal or queue_full(service.jobs.queued(), limits)
-    if refusal is not None:
-        raise refusal
+
+    def admit() -> None:
+        now = time.time()
+        refusal = rate_limited(service.jobs.recent(submitter, now - HOUR), per_hour, now)
+        refusal = refusal or queue_full(service.jobs.queued(), limits)
+        if refusal is not None:
+            raise refusal
+
+    admit()  # before the upload is read and taken in: most refusals cost nothing
     name = file_name(file.filename)
     data = read_capped(file.file, limits.upload_bytes)
     who = (course.id if course else None, assignment, student, submitter)
     job = student_job(data, name, student or PurePosixPath(name).stem, who,
                       service.jobs.uploads, limits.extract())  # fmt: skip
-    (job_id,) = service.jobs.add([job])
+    # Again as the job goes in, atomically: concurrent uploads passed the first check together.
+    (job_id,) = service.jobs.add([job], admit)
     _wake(service)
     return job_id
 

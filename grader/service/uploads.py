@@ -5,7 +5,8 @@ kept: a file that is not a ``.zip``, ``.ipynb`` or ``.py``, a zip that does not 
 breaks a limit or holds no Python file is refused with intake's message (422) and leaves nothing
 behind. What is kept is always a zip of one submission, so a worker takes every job in the same
 way: a student's zip as uploaded, a lone file zipped under its own name, and each student of a
-class export zipped from their clean copy. The zips are written as ``.partial`` files in the
+class export zipped from their clean copy (what intake skipped of it kept as the job's notes,
+which its grading reports as intake's). The zips are written as ``.partial`` files in the
 uploads folder; ``Jobs.add`` renames them into place with their rows.
 """
 
@@ -123,7 +124,8 @@ def class_jobs(
                     continue
                 path = _partial(uploads)
                 _zip_folder(sub.root, path)
-                made.append(NewJob(course, assignment, sub.name, student, submitter, path))
+                made.append(NewJob(course, assignment, sub.name, student, submitter, path,
+                                   notes=sub.notes))  # fmt: skip
         except BaseException:
             for job in made:
                 if job.upload is not None:

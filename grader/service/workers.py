@@ -103,7 +103,7 @@ class LocalRunner:
         process = context.Process(
             target=child_main,
             args=(send, job.upload, job.name, job.assignment, self._sandbox,
-                  self._limits.extract()),
+                  self._limits.extract(), job.notes),
             name=f"nngrader-job-{job.id}",
         )  # fmt: skip
         process.start()

@@ -159,7 +159,7 @@ def test_a_second_run_into_the_same_folder_is_refused(store: Store, tmp_path: Pa
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
     )
-    assert done.returncode != 0 and "another nngrader grade is writing into" in done.stderr
+    assert done.returncode != 0 and "another nngrader (a batch or a service)" in done.stderr
 
 
 def test_a_store_that_cannot_be_created_is_a_setup_error(tmp_path: Path) -> None:

@@ -4,8 +4,11 @@ how, the limits, and the published schema."""
 from __future__ import annotations
 
 import io
+import socket
 import sqlite3
+import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.grader.service.conftest import (
@@ -15,6 +18,7 @@ from tests.grader.service.conftest import (
     COURSE,
     INSTRUCTOR,
     Client,
+    Served,
     auth,
     submit,
 )
@@ -128,6 +132,34 @@ def test_past_the_hourly_limit_a_student_gets_429_with_retry_after(
     assert refused.status_code == 429 and "2 submissions per hour" in refused.json()["detail"]
     assert 3500 <= int(refused.headers["Retry-After"]) <= 3600
     assert submit(api, correct_zip, BOB).status_code == 202  # bob has his own hour
+
+
+def test_an_upload_whose_body_stops_arriving_is_408_and_leaves_nothing(
+    served: Callable[..., Served], tmp_path: Path, correct_zip: bytes
+) -> None:
+    service = served(request_seconds=1)
+    host, port = service.sock.getsockname()
+    boundary = "nngrader-boundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="hw.zip"\r\n'
+        "Content-Type: application/zip\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, port), timeout=30) as conn:
+        conn.sendall(
+            f"POST /api/assignments/{ASSIGNMENT}/submissions HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: {ALICE['Authorization']}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {len(head) + len(correct_zip) + 100}\r\n\r\n".encode()
+            + head + correct_zip[:1000]
+        )  # fmt: skip
+        started = time.monotonic()
+        answer = conn.recv(65536).decode("latin-1")  # then nothing more is sent
+        waited = time.monotonic() - started
+    assert answer.startswith("HTTP/1.1 408 ") and "did not arrive within 1 s" in answer
+    assert waited < 20  # not held until the client gives up
+    assert rows(tmp_path) == 0 and uploads(tmp_path) == []
+    # A whole upload in time is taken, and the service still answers after the 408.
+    assert submit(service.http, correct_zip, ALICE).status_code == 202
 
 
 def test_a_full_queue_gives_429_with_retry_after(client: Client, correct_zip: bytes) -> None:

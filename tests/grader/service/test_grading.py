@@ -104,7 +104,8 @@ def test_a_class_export_becomes_one_job_per_student(
     api = served(workers=True).http
     export = io.BytesIO()
     with zipfile.ZipFile(export, "w") as archive:
-        archive.writestr("ada.zip", correct_zip)
+        archive.writestr("ada/assignment1.zip", correct_zip)  # a Moodle-like folder: the zip
+        archive.writestr("ada/comments.txt", "see my notebook")  # is ada's, this is left out
         archive.writestr("bob.zip", zipped(EXAMPLES / "bug-relu-backward"))
         archive.writestr("cy.zip", b"PK\x03\x04 cut short")
     answer = api.post(
@@ -122,6 +123,9 @@ def test_a_class_export_becomes_one_job_per_student(
     assert by_name["ada"]["score"] == by_name["ada"]["max_score"]
     assert by_name["cy"]["state"] == "failed" and "cy.zip" in by_name["cy"]["error"]
     assert api.get(answer.json()[0]["status_url"], headers=ALICE).status_code == 404
+    # What intake left out of the export is in the student's result, as in a batch.
+    ada = api.get(f"/api/jobs/{by_name['ada']['job']}/results", headers=INSTRUCTOR).json()
+    assert "left out comments.txt: the uploaded assignment1.zip is the submission" in ada["notes"]
 
 
 def test_a_killed_grading_is_tried_again_and_finalised_once(

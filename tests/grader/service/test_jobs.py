@@ -3,6 +3,7 @@ exactly once whatever retries happened, jobs added with their uploads or not at 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,15 @@ def test_a_job_goes_queued_running_done_with_its_upload_in_place(jobs: Jobs) -> 
     job = jobs.get(job_id)
     assert job is not None and (job.state, job.score, job.attempts) == ("done", 7.0, 1)
     assert jobs.result(job_id) == doc(7.0) and jobs.results("cs") == [doc(7.0)]
+
+
+def test_what_intake_left_out_goes_with_the_job_to_its_grading(jobs: Jobs) -> None:
+    left_out = ("left out comments.txt: the uploaded assignment1.zip is the submission",)
+    jobs.add([NewJob(**{**new(jobs).__dict__, "notes": left_out})])
+    jobs.add([new(jobs, "bob")])
+    first, second = jobs.claim(), jobs.claim()
+    assert first is not None and first.notes == left_out
+    assert second is not None and second.notes == ()
 
 
 def test_a_retried_job_is_finalised_once_by_the_attempt_that_runs(jobs: Jobs) -> None:
@@ -142,3 +152,34 @@ def test_an_upload_left_without_its_row_is_removed_at_the_next_start(
     reopened = Jobs.open(tmp_path / "jobs.sqlite", tmp_path / "uploads")
     assert [p.name for p in reopened.uploads.iterdir()] == [f"{job_id}.zip"]
     reopened.close()
+
+
+def test_what_add_admits_is_decided_with_the_table_as_the_jobs_go_in(jobs: Jobs) -> None:
+    """A burst of uploads that each passed a check together cannot all go in: the check that
+    ``add`` runs sees the jobs of the uploads before it."""
+
+    class Refused(Exception):
+        pass
+
+    def admit() -> None:
+        if len(jobs.recent("cs:ada", 0.0)) >= 3:  # at most 3 (the hourly limit, say)
+            raise Refused
+
+    start = threading.Barrier(8)
+    added: list[str] = []
+
+    def upload(n: int) -> None:
+        job = new(jobs, f"ada{n}")
+        start.wait()
+        try:
+            added.extend(jobs.add([NewJob(**{**job.__dict__, "submitter": "cs:ada"})], admit))
+        except Refused:
+            pass
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(added) == 3 and jobs.queued() == 3
+    assert sorted(p.name for p in jobs.uploads.iterdir()) == sorted(f"{i}.zip" for i in added)

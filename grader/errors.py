@@ -30,6 +30,10 @@ class SpecError(GraderError):
         where = f"{self.path}: {key}: " if key else f"{self.path}: "
         super().__init__(where + problem)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its own arguments (it crosses to a batch's parent from a worker process).
+        return type(self), (self.path, self.key, self.problem)
+
 
 class SandboxUnavailable(GraderError):
     """The requested isolation cannot be provided on this machine."""
@@ -63,6 +67,11 @@ class StudentRaised(StudentFailure):
         self.limit = limit
         text = f"{self.type}: {self.detail}" if self.detail else self.type
         super().__init__(f"{text}: {limit}" if limit else text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its own arguments, as SpecError.
+        account = {"type": self.type, "message": self.detail, "traceback": self.traceback}
+        return type(self), (account, self.limit)
 
 
 class StudentMissing(StudentRaised):

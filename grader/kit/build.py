@@ -184,7 +184,7 @@ def build_kit(spec: Spec, out: Path, *, offering: str | None, solution: Path | N
         wheel="",
         checks=len(public.active_checks()),
         points=sum(c.points for c in public.active_checks()),
-        instructor_points=public.instructor_points + sum(r.points for r in public.final_accuracy),
+        instructor_points=spec.kit_withheld_points(),
     )
     with tempfile.TemporaryDirectory(prefix="nngrader-kit-") as tmp:
         answers, tree = Path(tmp) / "answers", Path(tmp) / "src"

@@ -44,10 +44,8 @@ def public_toml(spec: Spec) -> dict[str, Any]:
         if "depends" in check:
             check["depends"] = [d for d in check["depends"] if d in ids]
     raw["checks"] = kept
-    public = spec.public()
-    accuracy = sum(r.points for r in public.final_accuracy)
     raw.pop("final_accuracy", None)
-    raw["instructor_points"] = float(public.instructor_points + accuracy)
+    raw["instructor_points"] = float(spec.kit_withheld_points())
     return raw
 
 

@@ -219,6 +219,12 @@ class Spec:
         rules = sum(r.points for r in self.final_accuracy if r.visibility != "visible")
         return checks + rules + self.instructor_points
 
+    def kit_withheld_points(self) -> float:
+        """What a student kit leaves to the instructor: ``withheld_points`` and the visible
+        accuracy rules too (a kit grades no accuracy: the validation labels are not in it)."""
+        visible = sum(r.points for r in self.final_accuracy if r.visibility == "visible")
+        return self.withheld_points() + visible
+
     def public(self) -> Spec:
         """This spec with its visible checks and accuracy rules only, the others' points in
         ``instructor_points`` (what ``nngrader check`` grades)."""

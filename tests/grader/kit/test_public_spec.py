@@ -24,7 +24,7 @@ def test_only_public_checks_and_the_rest_as_instructor_points(
     hidden = sum(c.points for c in spec.active_checks() if c.visibility != "visible")
     accuracy = sum(r.points for r in spec.final_accuracy)
     assert kit.instructor_points == hidden + accuracy
-    assert kit.withheld_points() == kit.instructor_points
+    assert kit.withheld_points() == kit.instructor_points == spec.kit_withheld_points()
     # Nothing else changes: the student's layout, the api, the tolerances.
     assert kit.student_modules == spec.student_modules and kit.api == spec.api
     assert kit.tolerances == spec.tolerances

@@ -174,11 +174,17 @@ def _finish(suite: ET.Element) -> None:
     suite.set("time", _seconds(sum(float(c.get("time", "0")) for c in cases)))
 
 
-def _suite(root: ET.Element, name: str, properties: Mapping[str, str]) -> ET.Element:
+def _suite(
+    root: ET.Element, name: str, properties: Mapping[str, str], notes: Sequence[str] = ()
+) -> ET.Element:
+    """A suite with its ``properties``, and a ``note`` property for each of ``notes`` (the
+    submission's: what intake skipped, the points a public check leaves to the instructor)."""
     suite = ET.SubElement(root, "testsuite", name=xml_text(name))
     props = ET.SubElement(suite, "properties")
     for key, value in properties.items():
         ET.SubElement(props, "property", name=key, value=xml_text(value))
+    for note in notes:
+        ET.SubElement(props, "property", name="note", value=xml_text(sanitize.printed(note)))
     return suite
 
 
@@ -186,7 +192,7 @@ def _not_graded(
     root: ET.Element, result: SubmissionResult, submission: str, classname: str
 ) -> None:
     """The suite of a submission that has no checks (nothing found, no spec fits): one error."""
-    suite = _suite(root, submission, {"submission": submission})
+    suite = _suite(root, submission, {"submission": submission}, result.notes)
     case = ET.SubElement(suite, "testcase", classname=xml_text(classname), name="grading")
     case.set("time", _seconds(result.seconds))
     error = sanitize.printed(result.error or "no checks were graded")
@@ -228,6 +234,7 @@ def _result_suites(root: ET.Element, result: SubmissionResult, many: bool) -> No
                 "points_pending": f"{view.pending.points:g}",
                 "points_graded_by_instructor": f"{view.by_instructor.points:g}",
             },
+            result.notes,
         )
         for check in view.checks:
             _testcase(suite, check, classname, location(raw[check.check_id], files))

@@ -2,10 +2,10 @@
 
 Per submission: a heading with its points, a table of the checks it may see (status, points,
 check, and for a check that did not pass its message, the mistake it looks like and its likely
-root cause), the points withheld until release or graded by the instructor, and the validation
-accuracy the grader measured. Everything is the student view before release
-(``grader.report.student_view``): a check that is not visible shows up only in the withheld
-points, since GitHub shows a summary to everyone who can see the run.
+root cause), the points withheld until release or graded by the instructor, the validation
+accuracy the grader measured, and the submission's notes. Everything is the student view before
+release (``grader.report.student_view``): a check that is not visible shows up only in the
+withheld points, since GitHub shows a summary to everyone who can see the run.
 
 Names and messages hold a student's words, so each is made inert (``inert``): white space runs
 become one space (a table row stays one line), control characters are escaped
@@ -119,6 +119,12 @@ def _withheld(view: StudentView) -> str:
     return ("Not shown here: " + "; ".join(said) + ".\n\n") if said else ""
 
 
+def _notes(notes: Sequence[str]) -> str:
+    """The submission's notes (what intake skipped, the points a public check leaves to the
+    instructor) as a list, or ``""``."""
+    return "".join(f"- {inert(note, MESSAGE_CHARS)}\n" for note in notes) + ("\n" if notes else "")
+
+
 def _held(held: Withheld) -> str:
     """``4 points (2 checks)``."""
     return f"{_points(held.points)} points ({held.count} check{'s' if held.count != 1 else ''})"
@@ -154,6 +160,7 @@ def _block(result: SubmissionResult) -> _Block:
         lines.append(f"**Could not grade:** {inert(result.error, MESSAGE_CHARS)}\n\n")
     lines.append(_withheld(view))
     lines.append(_accuracy(student_extra(result)))
+    lines.append(_notes(result.notes))
     return _Block("".join(lines), _table(view))
 
 

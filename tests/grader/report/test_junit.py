@@ -212,3 +212,14 @@ def test_a_submission_not_graded_is_one_error() -> None:
     (case,) = root.iter("testcase")
     error = case.find("error")
     assert error is not None and error.text == "broken zip" and case.get("classname") == "unknown"
+
+
+def test_the_submission_s_notes_are_properties_of_each_of_its_suites(
+    schema: xmlschema.XMLSchema,
+) -> None:
+    notes = ("12 more points are graded by your instructor", "left out a.txt \x1b[2J")
+    text = junit_xml([result(check("a"), notes=notes), result(name="bob", error="x", notes=notes)])
+    schema.validate(text)
+    for suite in parse(text).iter("testsuite"):
+        said = [p.get("value") for p in suite.iter("property") if p.get("name") == "note"]
+        assert said == ["12 more points are graded by your instructor", "left out a.txt \\x1b[2J"]

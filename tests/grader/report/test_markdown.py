@@ -51,7 +51,7 @@ def test_a_long_message_is_cut() -> None:
 def test_hostile_names_and_messages_are_inert_in_the_summary() -> None:
     hostile = check("a", message=HOSTILE, diagnosis=HOSTILE, title=HOSTILE)
     text = summary_markdown(
-        [result(hostile, name=HOSTILE), result(name=HOSTILE + "2", error=HOSTILE)]
+        [result(hostile, name=HOSTILE, notes=(HOSTILE,)), result(name=HOSTILE + "2", error=HOSTILE)]
     )
     html = RENDER(text)
     for tag in ("<script", "<img", "<a ", "<em", "<code", "<del"):
@@ -138,3 +138,12 @@ def test_tables_go_first_then_submissions_when_even_headings_do_not_fit() -> Non
         tables < headings
         and f"per-check tables of the last {headings - tables} submissions" in small
     )
+
+
+def test_the_submission_s_notes_are_listed_under_its_heading() -> None:
+    notes = ("12 more points are graded by your instructor", "skipped big.bin: larger than 1 MiB")
+    text = summary_markdown([result(check("a"), notes=notes)])
+    head = text.split("| Status")[0]
+    assert "- 12 more points are graded by your instructor\n" in head
+    assert "- skipped big.bin: larger than 1 MiB\n" in head
+    assert "- " not in summary_markdown([result(check("a"))]).split("| Status")[0]

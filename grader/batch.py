@@ -30,10 +30,11 @@ from grader.intake import Submission
 from grader.report import names
 from grader.report.class_views import write_class_views
 from grader.report.instructor import from_instructor, to_instructor
-from grader.report.render import RESULTS, render
+from grader.report.render import RESULTS
+from grader.report.rerender import render_stored, result_of
 from grader.results import SubmissionResult
 from grader.spec import Spec
-from grader.store import MAX_ATTEMPTS, Key, Row, Store
+from grader.store import MAX_ATTEMPTS, Key, Store
 
 __all__ = ["Hooks", "How", "run"]
 
@@ -139,26 +140,6 @@ def _grade(batch: _Batch, todo: list[int], workdir: Path, stop: fanout.Stop, how
         local.parallel(jobs, stop, events, jobs=how.jobs)
 
 
-def result_of(row: Row) -> SubmissionResult:
-    """The result a finalised row holds, in its folder (and why it is not written, if so)."""
-    result = from_instructor(row.result or {})
-    return replace(result, folder=row.key.folder, unwritten=row.unwritten)
-
-
-def _render(out: Path, store: Store, key: Key, result: SubmissionResult) -> SubmissionResult:
-    """Write ``result``'s files and record them in the store; a write failure is that
-    submission's alone (``unwritten`` says why, and the next run tries again)."""
-    try:
-        path = render(result, out)
-    except (OSError, ValueError) as exc:
-        unwritten = f"{type(exc).__name__}: {exc}"
-        store.rendered(key, (), unwritten)
-        return replace(result, unwritten=unwritten)
-    written = sorted(p for p in path.parent.iterdir() if p.is_file() and p.name[0] != ".")
-    store.rendered(key, [p.relative_to(out).as_posix() for p in written])
-    return result
-
-
 def _restore(out: Path, store: Store) -> None:
     """Render again every finalised row whose files are not all there (a run killed between
     finalising and rendering, a write that failed, the machine stopping before the files were
@@ -174,7 +155,7 @@ def _restore(out: Path, store: Store) -> None:
         except ValueError as exc:
             logger.error("%s: its stored result cannot be read: %s", key.folder, exc)
             continue
-        _render(out, store, key, replace(result, unwritten=None))
+        render_stored(out, store, key, replace(result, unwritten=None))
 
 
 def _readable(path: Path) -> bool:
@@ -266,7 +247,7 @@ class _Batch:
             logger.warning("%s: a second result was ignored (it is finalised already)",
                            names.shown(key.name))  # fmt: skip
             return
-        result = _render(self.out, self.store, key, from_instructor(document))
+        result = render_stored(self.out, self.store, key, from_instructor(document))
         if self.hooks.on_result:
             self.hooks.on_result(result, self.out / key.folder / RESULTS)
 

@@ -69,9 +69,10 @@ COMMANDS = {
     "check": ("run the public checks on one submission and print a table", "What students and "
               "CI run: says what is wrong (worst element, index, both values, threshold); --format "
               "prints JSON, JUnit XML or GitHub Actions annotations instead."),
-    "report": ("re-render every view of a graded folder without regrading", "Reads DIR/<folder>"
-               "/instructor.json (written by `nngrader grade`) and writes every report and the "
-               "class overview again; no student code runs."),
+    "report": ("re-render every view of a graded folder without regrading", "Reads DIR's "
+               "results store (DIR/.nngrader.sqlite, else each DIR/<folder>/instructor.json), "
+               "written by `nngrader grade`, and writes every report and the class overview "
+               "again; no student code runs."),
     "evaluate": ("measure one model file (best_model.npz) on CIFAR-10",
                  "Exit 0 evaluated, 1 rejected (with the reason), 2 usage."),
     "data": ("CIFAR-10 data tools", ""),

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from grader.errors import GraderError
+from grader.report.instructor import to_instructor
 from grader.report.render import render
 from grader.report.rerender import rerender
 from grader.results import SubmissionResult
+from grader.store import Key, Store
 from tests.grader.report.test_instructor import rich_result
 
 VIEWS = {"results.json", "instructor.json", "report.html", "report-instructor.html", "output.txt"}
@@ -74,6 +76,39 @@ def test_a_broken_instructor_json_is_named_and_the_others_are_re_rendered(tmp_pa
     index = (tmp_path / "index.html").read_text()
     assert json.loads((tmp_path / rich_result().folder / "results.json").read_text())
     assert "mallory" not in index
+
+
+def stored(out: Path, *results: SubmissionResult) -> None:
+    """Store ``results`` finalised in ``out``'s results store, as a batch does (unrendered)."""
+    with Store.open(out) as store:
+        keys = [Key(r.name, r.folder or r.name) for r in results]
+        store.plan([(k, "content") for k in keys])
+        for key, result in zip(keys, results, strict=True):
+            store.start(key)
+            store.finalise(key, "content", to_instructor(result), failed=False)
+
+
+def test_report_reads_the_store_where_there_is_one(tmp_path: Path) -> None:
+    ada = rich_result()
+    bob = replace(rich_result(), name="bob", folder="bob-2", log="other")
+    stored(tmp_path, ada, bob)
+    render(replace(ada, name="stale", log="an older grading"), tmp_path)  # a file edited since
+    (tmp_path / "mallory").mkdir()
+    (tmp_path / "mallory" / "instructor.json").write_text("{not json")  # not the store's
+    again = rerender(tmp_path, release=False)
+    assert sorted((r.name, r.folder) for r in again) == [(ada.name, ada.folder), ("bob", "bob-2")]
+    instructor = json.loads((tmp_path / ada.folder / "instructor.json").read_text())
+    assert instructor["name"] == ada.name and "an older grading" not in json.dumps(instructor)
+    assert (tmp_path / "bob-2" / "report.html").is_file()
+    with Store.open(tmp_path) as store:  # and the files it wrote are recorded
+        row = store.row(Key("bob", "bob-2"))
+        assert row is not None and "bob-2/results.json" in (row.files or ())
+
+
+def test_report_of_a_store_without_results_is_a_clear_error(tmp_path: Path) -> None:
+    Store.open(tmp_path).close()
+    with pytest.raises(GraderError, match="holds no graded submission"):
+        rerender(tmp_path, release=False)
 
 
 SECRET = "HIDDEN-INPUT-7f3a9c"  # noqa: S105 - a stand-in for a hidden check's inputs

@@ -12,7 +12,7 @@ accuracy, and memory as four figures, because one ``ru_maxrss`` mostly measures 
 (the float64 CIFAR arrays and their temporaries): the peak resident size right after loading, the
 size of the loaded splits, the peak numpy/Python allocations *during training* (``tracemalloc``,
 on top of the resident data) and the overall peak resident size. The data are ``../shared/data``
-next to the repository or ``$NNGRADER_CIFAR_DIR``; without them it says so and exits 0. Figures
+next to the repository or ``$NNGRADER_DATA``; without them it says so and exits 0. Figures
 only: nothing here asserts a wall-clock time.
 
 Usage::
@@ -49,7 +49,7 @@ TARGET_VAL_ACC = 0.55  # C147's stated target (§5.4); seed 001 reached 0.603
 
 
 def find_data_dir(explicit: str | None) -> Path | None:
-    """The CIFAR-10 batch directory: --data-dir, $NNGRADER_CIFAR_DIR, then ../shared/data."""
+    """The CIFAR-10 batch directory: --data-dir, $NNGRADER_DATA, then ../shared/data."""
     candidates = [explicit, os.environ.get(CIFAR_DIR_ENV), str(REPO.parent / "shared" / "data")]
     for candidate in candidates:
         if candidate:

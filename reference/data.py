@@ -38,8 +38,9 @@ __all__ = [
     "write_synthetic_cifar10",
 ]
 
-CIFAR_DIR_ENV = "NNGRADER_CIFAR_DIR"
-"""Environment variable naming the CIFAR-10 directory (or its parent)."""
+CIFAR_DIR_ENV = "NNGRADER_DATA"
+"""Environment variable naming the CIFAR-10 directory (or its parent): the grader's own
+(``grader.accuracy.data.DATA_ENV``), so one variable serves both."""
 
 NUM_CLASSES = 10
 _BATCH_DIR = "cifar-10-batches-py"
@@ -126,7 +127,7 @@ def resolve_cifar10_dir(cifar10_dir: str | os.PathLike[str] | None = None) -> Pa
     ----------
     cifar10_dir : path-like or None
         The batch directory itself or its parent (containing ``cifar-10-batches-py``). ``None``
-        means the value of the ``NNGRADER_CIFAR_DIR`` environment variable.
+        means the value of the ``NNGRADER_DATA`` environment variable.
 
     Returns
     -------
@@ -230,7 +231,7 @@ def get_CIFAR10_data(
     subtract_mean : bool
         Subtract the mean image of the (kept) training split from all three splits.
     cifar10_dir : path-like or None
-        See :func:`resolve_cifar10_dir` (default: ``$NNGRADER_CIFAR_DIR``).
+        See :func:`resolve_cifar10_dir` (default: ``$NNGRADER_DATA``).
 
     Returns
     -------

@@ -261,6 +261,12 @@ def test_env_var_may_name_the_parent_directory(
     assert get_CIFAR10_data(10, 10, 10)["X_val"].shape == (10, 3, 32, 32)
 
 
+def test_the_reference_and_the_grader_read_one_variable() -> None:
+    from grader.accuracy.data import DATA_ENV
+
+    assert CIFAR_DIR_ENV == DATA_ENV == "NNGRADER_DATA"
+
+
 def test_missing_env_var_raises_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(CIFAR_DIR_ENV, raising=False)
     with pytest.raises(FileNotFoundError, match=CIFAR_DIR_ENV):

@@ -27,6 +27,7 @@ from grader.executors.job import Settings, grade_one
 from grader.intake import ExtractLimits, Submission
 from grader.report.instructor import to_instructor
 from grader.sandbox import resolve_mode
+from grader.service.jobs import Claimed
 from grader.spec.registry import available_specs, get_spec
 
 __all__ = ["child_main", "failure", "grade_upload", "take_in"]
@@ -56,24 +57,17 @@ def take_in(
     return [replace(s, name=name, notes=(*notes, *s.notes)) for s in taken]
 
 
-def grade_upload(
-    upload: Path,
-    name: str,
-    assignment: str,
-    sandbox: str,
-    limits: ExtractLimits,
-    notes: Sequence[str] = (),
-) -> Document:
-    """Grade the submission in ``upload`` against ``assignment``: its instructor.json document
-    (``notes``: the job's, ``take_in``).
+def grade_upload(job: Claimed, sandbox: str, limits: ExtractLimits) -> Document:
+    """Grade ``job``'s upload against its assignment: its instructor.json document.
 
     Raises:
         GraderError: the grader cannot run here (the spec, the sandbox).
     """
     with tempfile.TemporaryDirectory(prefix="nngrader-service-") as tmp:
-        (submission,) = take_in(upload, name, Path(tmp), limits, notes=notes)
+        (submission,) = take_in(job.upload, job.name, Path(tmp), limits, notes=job.notes)
         specs = tuple(available_specs().values())
-        settings = Settings(get_spec(assignment), resolve_mode(sandbox), {}, None, None, specs)
+        spec = get_spec(job.assignment)
+        settings = Settings(spec, resolve_mode(sandbox), {}, None, None, specs)
         return grade_one(submission, settings, Path(tmp) / "work")
 
 
@@ -86,23 +80,13 @@ def failure(name: str, assignment: str, reason: str) -> Document:
     return to_instructor(pipeline.failed(name, spec, "", "", reason))
 
 
-def child_main(
-    conn: Connection,
-    upload: Path,
-    name: str,
-    assignment: str,
-    sandbox: str,
-    limits: ExtractLimits,
-    notes: Sequence[str] = (),
-) -> None:
+def child_main(conn: Connection, job: Claimed, sandbox: str, limits: ExtractLimits) -> None:
     """A grading child's whole life: send ``("ok", document)`` or ``("error", message)``."""
     fanout.start_worker()
     _die_with_parent()
     outcome: tuple[str, object]
     try:
-        document = fanout.in_worker(
-            lambda: grade_upload(upload, name, assignment, sandbox, limits, notes)
-        )
+        document = fanout.in_worker(lambda: grade_upload(job, sandbox, limits))
         outcome = "ok", document
     except GraderError as exc:
         outcome = "error", f"the grader could not run: {exc}"

@@ -102,8 +102,7 @@ class LocalRunner:
         receive, send = context.Pipe(duplex=False)
         process = context.Process(
             target=child_main,
-            args=(send, job.upload, job.name, job.assignment, self._sandbox,
-                  self._limits.extract(), job.notes),
+            args=(send, job, self._sandbox, self._limits.extract()),
             name=f"nngrader-job-{job.id}",
         )  # fmt: skip
         process.start()

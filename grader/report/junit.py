@@ -178,7 +178,8 @@ def _suite(
     root: ET.Element, name: str, properties: Mapping[str, str], notes: Sequence[str] = ()
 ) -> ET.Element:
     """A suite with its ``properties``, and a ``note`` property for each of ``notes`` (the
-    submission's: what intake skipped, the points a public check leaves to the instructor)."""
+    submission's, on its first suite: what intake skipped, the points a public check leaves to
+    the instructor, how it was isolated)."""
     suite = ET.SubElement(root, "testsuite", name=xml_text(name))
     props = ET.SubElement(suite, "properties")
     for key, value in properties.items():
@@ -219,7 +220,7 @@ def _result_suites(root: ET.Element, result: SubmissionResult, many: bool) -> No
         _not_graded(root, result, submission, prefix + assignment)
         return
     files = graded_files(result)
-    for part, checks in _parts(result):
+    for n, (part, checks) in enumerate(_parts(result)):
         view = student_view(replace(result, checks=checks))
         raw = {c.check_id: c for c in checks}
         classname = f"{prefix}{assignment}.{part}"
@@ -234,7 +235,7 @@ def _result_suites(root: ET.Element, result: SubmissionResult, many: bool) -> No
                 "points_pending": f"{view.pending.points:g}",
                 "points_graded_by_instructor": f"{view.by_instructor.points:g}",
             },
-            result.notes,
+            result.notes if n == 0 else (),  # the submission's: said once, with its first part
         )
         for check in view.checks:
             _testcase(suite, check, classname, location(raw[check.check_id], files))

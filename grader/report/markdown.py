@@ -121,8 +121,13 @@ def _withheld(view: StudentView) -> str:
 
 def _notes(notes: Sequence[str]) -> str:
     """The submission's notes (what intake skipped, the points a public check leaves to the
-    instructor) as a list, or ``""``."""
-    return "".join(f"- {inert(note, MESSAGE_CHARS)}\n" for note in notes) + ("\n" if notes else "")
+    instructor, how it was isolated) as a list folded under a line that counts them, or ``""``:
+    a class's summary stays a list of scores."""
+    if not notes:
+        return ""
+    items = "".join(f"- {inert(note, MESSAGE_CHARS)}\n" for note in notes)
+    count = f"{len(notes)} note" + ("s" if len(notes) != 1 else "")
+    return f"<details><summary>{count}</summary>\n\n{items}\n</details>\n\n"
 
 
 def _held(held: Withheld) -> str:

@@ -214,12 +214,16 @@ def test_a_submission_not_graded_is_one_error() -> None:
     assert error is not None and error.text == "broken zip" and case.get("classname") == "unknown"
 
 
-def test_the_submission_s_notes_are_properties_of_each_of_its_suites(
+def test_the_submission_s_notes_are_properties_of_its_first_suite(
     schema: xmlschema.XMLSchema,
 ) -> None:
     notes = ("12 more points are graded by your instructor", "left out a.txt \x1b[2J")
-    text = junit_xml([result(check("a"), notes=notes), result(name="bob", error="x", notes=notes)])
+    two_parts = (check("a"), replace(check("b"), part="bn"))
+    text = junit_xml([result(*two_parts, notes=notes), result(name="bob", error="x", notes=notes)])
     schema.validate(text)
-    for suite in parse(text).iter("testsuite"):
-        said = [p.get("value") for p in suite.iter("property") if p.get("name") == "note"]
-        assert said == ["12 more points are graded by your instructor", "left out a.txt \\x1b[2J"]
+    said = [
+        [p.get("value") for p in suite.iter("property") if p.get("name") == "note"]
+        for suite in parse(text).iter("testsuite")
+    ]
+    expected = ["12 more points are graded by your instructor", "left out a.txt \\x1b[2J"]
+    assert said == [expected, [], expected]  # alice's two parts, bob not graded

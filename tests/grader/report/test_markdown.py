@@ -144,6 +144,9 @@ def test_the_submission_s_notes_are_listed_under_its_heading() -> None:
     notes = ("12 more points are graded by your instructor", "skipped big.bin: larger than 1 MiB")
     text = summary_markdown([result(check("a"), notes=notes)])
     head = text.split("| Status")[0]
+    assert "<details><summary>2 notes</summary>" in head
     assert "- 12 more points are graded by your instructor\n" in head
     assert "- skipped big.bin: larger than 1 MiB\n" in head
-    assert "- " not in summary_markdown([result(check("a"))]).split("| Status")[0]
+    html = RENDER(text)
+    assert "<li>12 more points are graded by your instructor</li>" in html
+    assert "<details>" not in summary_markdown([result(check("a"))])

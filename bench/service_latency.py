@@ -3,7 +3,8 @@
 Starts ``python -m grader serve`` (``--workers 2``, ``--sandbox process``) on loopback with a
 course of ``--count`` students, each with a token of their own, graded against cs231n-2021
 reduced to its cheapest check (``affine_forward``; a one-file upload), so that what is measured
-is the service: the queue, the worker pool, the spawned child each job gets. Then:
+is the service: the queue, the worker pool, the child each job gets (from the fork server).
+The scenario is the load test's (tests/grader/service/scenario.py). Then:
 
 * **latency**, upload to finished report: every student posts at once (a thread and an httpx
   client each, released by a barrier); a job's latency is its ``finished`` time minus the
@@ -21,11 +22,8 @@ is the service: the queue, the worker pool, the spawned child each job gets. The
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
-import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,77 +32,38 @@ import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from io import BytesIO
 from pathlib import Path
 
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the load test's scenario (tests/grader/service/scenario.py)
+
+from tests.grader.service.scenario import (  # noqa: E402 - after the path above
+    TINY,
+    ServiceProcess,
+    students_config,
+    tiny_spec,
+    tiny_upload,
+)
+
 PYTHON = os.path.realpath(sys.executable)
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-SPEC = "tiny.toml"
-KEEP = ("layout.student", "layout.given", "layout.stand_ins", "api", "limits", "tolerance")
 POLLERS = 8
 
 
-def tiny_spec(folder: Path) -> None:
-    """cs231n-2021 with its ``affine_forward`` check only, as ``folder/tiny.toml``."""
-    text = (REPO / "assignments" / "cs231n-2021.toml").read_text(encoding="utf-8")
-    blocks = [b for b in re.split(r"(?m)^(?=\[)", text) if b.startswith("[")]
-    kept = [b for b in blocks if b.splitlines()[0].strip("[] ") in KEEP]
-    check = next(b for b in blocks if b.startswith("[[checks]]") and '"affine_forward"' in b)
-    head = 'schema_version = 1\nid = "load-tiny"\ntitle = "cs231n-2021: affine_forward only"\n'
-    part = '[[parts]]\nid = "fc"\ntitle = "FullyConnectedNets.ipynb"\n'
-    (folder / SPEC).write_text("\n".join([head, *kept, part, check]), encoding="utf-8")
-
-
-def submission(folder: Path) -> bytes:
-    """The correct example's layers.py, as a folder (for the local check) and zipped."""
-    layers = (REPO / "examples" / "cs231n-2021" / "correct" / "cs231n" / "layers.py").read_bytes()
-    (folder / "sub" / "cs231n").mkdir(parents=True)
-    (folder / "sub" / "cs231n" / "layers.py").write_bytes(layers)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("cs231n/layers.py", layers)
-    return buf.getvalue()
-
-
-def config(folder: Path, count: int) -> dict[str, str]:
-    """The service's configuration file (``folder/service.toml``); each student's token."""
-    tokens = {f"s{i:03d}": f"token-{i:03d}" for i in range(count)}
-    lines = ["[service]", 'secret = "bench"', f"max_queue = {10 * count}", "",
-             "[courses.bench]", f'assignment = "{SPEC}"', 'token = "course"',
-             "[courses.bench.students]", *(f'{n} = "{t}"' for n, t in tokens.items())]  # fmt: skip
-    (folder / "service.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return tokens
-
-
-def local_check(folder: Path, repeat: int) -> float:
-    """Median wall time of ``nngrader check`` of the same submission, here."""
-    argv = [PYTHON, "-m", "grader", "check", "sub", "--assignment", SPEC, "--sandbox", "process"]
+def local_check(folder: Path, data: bytes, repeat: int) -> float:
+    """Median wall time of ``nngrader check`` of the same submission (``data`` unzipped), here."""
+    with zipfile.ZipFile(BytesIO(data)) as archive:
+        archive.extractall(folder / "sub")
+    argv = [PYTHON, "-m", "grader", "check", "sub", "--assignment", TINY, "--sandbox", "process"]
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         subprocess.run(argv, cwd=folder, env=ENV, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def serve(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    argv = [PYTHON, "-m", "grader", "serve", "--config", "service.toml", "--db", "jobs.sqlite",
-            "--workers", "2", "--sandbox", "process", "--port", str(port)]  # fmt: skip
-    process = subprocess.Popen(argv, cwd=folder, env=ENV, stdout=subprocess.DEVNULL,  # noqa: S603
-                               stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(url + "/openapi.json", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit("the service did not start")
 
 
 def upload_all(url: str, tokens: dict[str, str], data: bytes) -> dict[str, tuple[str, float]]:
@@ -116,7 +75,7 @@ def upload_all(url: str, tokens: dict[str, str], data: bytes) -> dict[str, tuple
         with httpx.Client(base_url=url, timeout=300, headers=mine) as client:
             barrier.wait()
             start = time.time()
-            answer = client.post(f"/api/assignments/{SPEC}/submissions",
+            answer = client.post(f"/api/assignments/{TINY}/submissions",
                                  files={"file": ("hw.zip", data, "application/zip")})  # fmt: skip
         answer.raise_for_status()
         return name, (answer.json()["job"], start)
@@ -151,10 +110,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nngrader-bench-") as tmp:
         folder = Path(tmp)
         tiny_spec(folder)
-        data = submission(folder)
-        tokens = config(folder, args.count)
-        local = local_check(folder, args.repeat)
-        process, url = serve(folder)
+        data = tiny_upload()
+        config, tokens = students_config(folder, args.count)
+        local = local_check(folder, data, args.repeat)
+        service = ServiceProcess(folder, config, folder / "jobs.sqlite", workers=2)
+        url = service.url
         try:
             began = time.time()
             jobs = upload_all(url, tokens, data)
@@ -175,8 +135,7 @@ def main() -> None:
                         break
                     time.sleep(1.0)
         finally:
-            process.terminate()
-            process.wait()
+            service.stop()
     assert all(s["state"] == "done" for s in found.values()), found  # noqa: S101
     latency = sorted(found[n]["finished"] - start for n, (_, start) in jobs.items())
     grading = sorted(s["finished"] - s["started"] for s in found.values())

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from grader.sandbox.session import SessionConfig
+from grader.workspace.stage import stage_runtime
 
 
 class PlainLauncher:
@@ -65,3 +69,20 @@ def plain_launcher() -> PlainLauncher:
     launcher = PlainLauncher()
     yield launcher
     launcher.kill_all()
+
+
+def toy_session_config(root: Path, source: str) -> SessionConfig:
+    """A child session on a one-module package written under ``root``: ``pkg/toy.py`` holding
+    ``source`` (dedented), known to the child as the logical module ``toy``; the runtime staged
+    in ``root/runtime``, the child's output in ``root/out.txt``."""
+    package = root / "ws" / "pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "toy.py").write_text(textwrap.dedent(source))
+    return SessionConfig(
+        runtime=stage_runtime(root / "runtime"),
+        workspace=root / "ws",
+        modules={"toy": "pkg.toy"},
+        compat=False,
+        output_path=root / "out.txt",
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 import time
 from pathlib import Path
 
@@ -12,9 +11,9 @@ import pytest
 from grader.child.protocol import Handle
 from grader.errors import StudentCrashed, StudentRaised, StudentTimeout
 from grader.sandbox import Limits
-from grader.sandbox.session import Session, SessionConfig
+from grader.sandbox.session import Session
 from grader.workspace.stage import stage_runtime
-from tests.grader.conftest import PlainLauncher
+from tests.grader.conftest import PlainLauncher, toy_session_config
 
 TOY = """
 import numpy as np
@@ -60,19 +59,7 @@ class Model:
 
 @pytest.fixture
 def session(tmp_path: Path, plain_launcher) -> Session:
-    ws = tmp_path / "ws"
-    (ws / "pkg").mkdir(parents=True)
-    (ws / "pkg" / "__init__.py").write_text("")
-    (ws / "pkg" / "toy.py").write_text(textwrap.dedent(TOY))
-    runtime = stage_runtime(tmp_path / "runtime")
-    config = SessionConfig(
-        runtime=runtime,
-        workspace=ws,
-        modules={"toy": "pkg.toy"},
-        compat=False,
-        output_path=tmp_path / "out.txt",
-    )
-    with Session(config, plain_launcher) as s:
+    with Session(toy_session_config(tmp_path, TOY), plain_launcher) as s:
         yield s
 
 

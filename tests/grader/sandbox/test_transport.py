@@ -31,8 +31,8 @@ from grader.child.protocol import Encoder
 from grader.errors import StudentCrashed, StudentTimeout
 from grader.sandbox import Limits, Sandbox, environment
 from grader.sandbox.facilities import SIMULATE_ENV
-from grader.sandbox.session import Session, SessionConfig
-from grader.workspace.stage import stage_runtime
+from grader.sandbox.session import Session
+from tests.grader.conftest import toy_session_config
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples" / "cs231n-2021"
@@ -97,22 +97,12 @@ def spawned(monkeypatch: pytest.MonkeyPatch) -> Recorder:
 
 @pytest.fixture
 def session(tmp_path: Path, spawned: Recorder) -> Iterator[Session]:
-    ws, scratch = tmp_path / "ws", tmp_path / "scratch"
-    (ws / "pkg").mkdir(parents=True)
+    config, scratch = toy_session_config(tmp_path, TOY), tmp_path / "scratch"
     scratch.mkdir()
-    (ws / "pkg" / "__init__.py").write_text("")
-    (ws / "pkg" / "toy.py").write_text(textwrap.dedent(TOY))
-    runtime = stage_runtime(tmp_path / "runtime")
-    config = SessionConfig(
-        runtime=runtime,
-        workspace=ws,
-        modules={"toy": "pkg.toy"},
-        compat=False,
-        output_path=tmp_path / "out.txt",
-    )
     box = Sandbox(
-        mode="process", workspace=ws, scratch=scratch, ro_paths=[runtime], limits=Limits()
-    )
+        mode="process", workspace=config.workspace, scratch=scratch, ro_paths=[config.runtime],
+        limits=Limits(),
+    )  # fmt: skip
     with box, Session(config, box) as s:
         yield s
 

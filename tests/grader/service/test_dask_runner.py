@@ -30,9 +30,9 @@ from tests.grader.service.conftest import (
     Served,
     config_doc,
     submit,
-    tiny_upload,
     wait_state,
 )
+from tests.grader.service.scenario import tiny_upload
 
 distributed = pytest.importorskip("distributed")
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.grader.service.conftest import (
+from tests.grader.service.conftest import auth
+from tests.grader.service.scenario import (
     TINY,
     ServiceProcess,
-    auth,
     students_config,
     tiny_spec,
     tiny_upload,

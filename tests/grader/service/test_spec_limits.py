@@ -13,8 +13,9 @@ import pytest
 from grader.service.config import Settings, hash_token, parse_config
 from grader.service.context import Service, open_service
 from grader.service.submit import hourly_limit
-from tests.grader.service.conftest import ALICE, ALICE_TOKEN, COURSE_TOKEN, Served, tiny_spec
-from tests.grader.service.conftest import tiny_upload as upload
+from tests.grader.service.conftest import ALICE, ALICE_TOKEN, COURSE_TOKEN, Served
+from tests.grader.service.scenario import tiny_spec
+from tests.grader.service.scenario import tiny_upload as upload
 
 
 def limited_spec(folder: Path, per_hour: int) -> Path:

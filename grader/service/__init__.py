@@ -3,9 +3,11 @@
 Modules, one idea each:
 
 - ``config``: the configuration file (courses, tokens, limits) and ``Settings`` (how it runs).
-- ``limits``: upload size, intake limits, submissions per hour, queue length, grading time.
+- ``limits``: upload size, intake limits, submissions per hour, queue length, grading time, the
+  time a request's body may take.
 - ``auth``: who is asking (course and student tokens), signed job links, who may see a job.
-- ``jobs``: the jobs table (SQLite): states, attempts, results stored exactly once.
+- ``jobs``: the jobs table of a results store (``grader.database``): states, attempts, results
+  stored exactly once.
 - ``grading``: one job's grading in a child process, and the document of one not graded.
 - ``workers``: the pool of worker threads, each grading in child processes (``LocalRunner``).
 - ``dask_runner``: ``--executor dask``: each grading a task on a Dask cluster (``DaskRunner``).
@@ -16,7 +18,8 @@ Modules, one idea each:
 - ``pages``: the web pages (jinja2 templates in ``templates/``, no script).
 - ``context``: the running service and the routes' dependencies.
 - ``jobs_api``, ``courses_api``: the routes (students; instructors).
-- ``app``: ``create_app``. ``cli``: the ``serve`` command.
+- ``app``: ``create_app``. ``server``: uvicorn's settings, with a deadline for a request's
+  headers. ``cli``: the ``serve`` command.
 - ``remote``: ``nngrader check --remote``, the client side (httpx).
 
 FastAPI and uvicorn are optional (``pip install 'nngrader[service]'``): nothing outside this

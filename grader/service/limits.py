@@ -44,7 +44,8 @@ class ServiceLimits:
     retry_after: int = 30
     """Seconds a client refused for a full queue is asked to wait."""
     request_seconds: float = 120.0
-    """Wall time in which a request's body must arrive (408 past it): a client that sends
+    """Wall time in which a request's line and headers must arrive (the connection is closed
+    past it: ``grader.service.server``), and then its body (408 past it): a client that sends
     slowly, or stops, does not hold a connection and its half-read upload for ever."""
     job_seconds: float = 1800.0
     """Wall time of one grading (its child process is killed past it: the attempt counts)."""

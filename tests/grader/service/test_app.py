@@ -165,6 +165,32 @@ def test_an_upload_whose_body_stops_arriving_is_408_and_leaves_nothing(
     assert submit(service.http, correct_zip, ALICE).status_code == 202
 
 
+def _closed_after(conn: socket.socket) -> float:
+    """Seconds until the service closes ``conn`` (reading and dropping what it sends)."""
+    started = time.monotonic()
+    while conn.recv(65536):
+        pass
+    return time.monotonic() - started
+
+
+def test_a_request_whose_headers_stop_arriving_is_cut_off(
+    served: Callable[..., Served],
+) -> None:
+    service = served(request_seconds=1)
+    address = service.sock.getsockname()
+    with socket.create_connection(address, timeout=30) as silent:
+        assert _closed_after(silent) < 20  # connected, never said a word
+    with socket.create_connection(address, timeout=30) as slow:
+        slow.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # and then nothing
+        assert _closed_after(slow) < 20
+    with socket.create_connection(address, timeout=30) as kept:  # keep-alive: each request timed
+        kept.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert kept.recv(65536).startswith(b"HTTP/1.1 200 ")
+        kept.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        assert _closed_after(kept) < 20
+    assert service.http.get("/openapi.json").status_code == 200  # the service goes on
+
+
 def test_a_full_queue_gives_429_with_retry_after(client: Client, correct_zip: bytes) -> None:
     api = client(max_queue=1, retry_after=42)
     assert submit(api, correct_zip, ALICE).status_code == 202

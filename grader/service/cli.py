@@ -79,7 +79,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from grader.service.app import create_app
-        from grader.service.server import uvicorn_config
+        from grader.service.server import uvicorn_options
     except ImportError as exc:
         raise GraderError(f"nngrader serve needs pip install 'nngrader[service]' ({exc})") from exc
     from grader.sandbox import resolve_mode
@@ -91,9 +91,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         db=args.db, config=load_config(args.config), workers=args.workers, sandbox=args.sandbox,
         executor=executor, scheduler=args.scheduler,
     )  # fmt: skip
-    config = uvicorn_config(create_app(settings), settings.config.limits, host=args.host,
-                            port=args.port)  # fmt: skip
-    uvicorn.Server(config).run()
+    options = uvicorn_options(settings.config.limits)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, **options)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""How uvicorn serves the app: ``uvicorn_config``, with a deadline for a request's headers.
+"""How uvicorn serves the app: ``uvicorn_options``, with a deadline for a request's headers.
 
 uvicorn times a connection only while it idles after a response (``timeout_keep_alive``): a
 client that connects and sends its request line and headers slowly, or never, holds the
@@ -14,12 +14,11 @@ import asyncio
 from typing import Any
 
 import h11
-import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from grader.service.limits import ServiceLimits
 
-__all__ = ["KEEP_ALIVE_SECONDS", "header_deadline", "uvicorn_config"]
+__all__ = ["KEEP_ALIVE_SECONDS", "HeaderDeadline", "header_deadline", "uvicorn_options"]
 
 KEEP_ALIVE_SECONDS = 5
 """How long an idle connection stays open after a response (uvicorn's timer)."""
@@ -64,12 +63,8 @@ def header_deadline(seconds: float) -> type[HeaderDeadline]:
     return type("HeaderDeadline", (HeaderDeadline,), {"seconds": seconds})
 
 
-def uvicorn_config(app: Any, limits: ServiceLimits, **options: Any) -> uvicorn.Config:
-    """uvicorn's configuration for serving ``app`` under ``limits`` (``options``: host, port,
-    log level ... as ``uvicorn.Config`` takes them)."""
-    return uvicorn.Config(
-        app,
-        http=header_deadline(limits.request_seconds),
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        **options,
-    )
+def uvicorn_options(limits: ServiceLimits) -> dict[str, Any]:
+    """What uvicorn serves the app with under ``limits``, besides where (``uvicorn.run`` and
+    ``uvicorn.Config`` take them as keywords)."""
+    return {"http": header_deadline(limits.request_seconds),
+            "timeout_keep_alive": KEEP_ALIVE_SECONDS}  # fmt: skip

@@ -18,7 +18,7 @@ import uvicorn
 
 from grader.service.app import create_app
 from grader.service.config import Settings, hash_token, parse_config
-from grader.service.server import uvicorn_config
+from grader.service.server import uvicorn_options
 from tests.grader.service.scenario import (
     COURSE_TOKEN,
     EXAMPLES,
@@ -89,8 +89,8 @@ class Served:
     def __init__(self, settings: Settings) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        config = uvicorn_config(create_app(settings), settings.config.limits,
-                                log_level="warning", lifespan="on")  # fmt: skip
+        config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on",
+                                **uvicorn_options(settings.config.limits))  # fmt: skip
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
         self.thread.start()

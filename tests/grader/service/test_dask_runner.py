@@ -37,6 +37,7 @@ from tests.grader.service.scenario import tiny_upload
 distributed = pytest.importorskip("distributed")
 
 from grader.service.dask_runner import DaskRunner  # noqa: E402 - needs Dask
+from grader.service.server import HeaderDeadline  # noqa: E402
 
 GRADING_SECONDS = 300.0
 FINISHED = ("done", "failed")
@@ -223,8 +224,9 @@ def test_serve_takes_executor_options(monkeypatch: pytest.MonkeyPatch, tmp_path:
     from grader.cli import main
 
     seen: list[Settings] = []
+    served: list[dict[str, Any]] = []
     monkeypatch.setattr("grader.service.app.create_app", lambda s: seen.append(s) or s)
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append(k))
     db = str(tmp_path / "db.sqlite")
     assert main(["serve", "--db", db, "--sandbox", "process", "--scheduler", "tcp://s:1"]) == 0
     assert main(["serve", "--db", db, "--sandbox", "process", "--executor", "dask"]) == 0
@@ -232,4 +234,6 @@ def test_serve_takes_executor_options(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert [(s.executor, s.scheduler) for s in seen] == [
         ("dask", "tcp://s:1"), ("dask", None), ("local", None)
     ]  # fmt: skip
+    # Served with the header deadline (grader.service.server), the configuration's time.
+    assert all(issubclass(k["http"], HeaderDeadline) and k["http"].seconds == 120 for k in served)
     assert main(["serve", "--db", db, "--executor", "local", "--scheduler", "tcp://s:1"]) == 2

@@ -109,7 +109,12 @@ class Store:
     """An open store of one output folder; ``Store.open`` makes one, ``close`` ends its run."""
 
     def __init__(self, database: Database) -> None:
-        self._database, self._db, self.run = database, database.db, database.run
+        self._database, self._db = database, database.db
+
+    @property
+    def run(self) -> int:
+        """This run's row in ``runs`` (the run that finalises a row is recorded with it)."""
+        return self._database.run
 
     @classmethod
     def open(cls, out: Path) -> Store:

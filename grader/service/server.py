@@ -29,6 +29,8 @@ class HeaderDeadline(H11Protocol):
     waits for a request's line and headers (h11: the client's state is still ``IDLE``)."""
 
     seconds: float = 120.0
+    _deadline: asyncio.TimerHandle | None = None
+    """The timer of the request awaited now (None before the connection is made)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -47,9 +49,9 @@ class HeaderDeadline(H11Protocol):
         self._deadline = self.loop.call_later(self.seconds, self._headers_due)
 
     def _disarm(self) -> None:
-        deadline: asyncio.TimerHandle | None = getattr(self, "_deadline", None)
-        if deadline is not None:
-            deadline.cancel()
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
 
     def _headers_due(self) -> None:
         # Past IDLE, the request is in: its body has BodyDeadline, its response no limit here.
